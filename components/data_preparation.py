@@ -1,0 +1,234 @@
+"""Seed step 1: raw CSV -> cleaned, stratified, downsampled train/eval/test CSV folders.
+
+CsvExampleGen then reads ``<prepared_dir>/{train,eval,test}/*.csv`` as three
+splits. The step is idempotent (same source bytes and settings -> nothing to
+do) and atomic (the splits are built in a temporary folder and swapped in
+whole), so a failed download or a bad file never leaves a half-written split.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import gzip
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+import features
+from pipeline.configs import DataConfig, is_url
+
+SPLITS = ("train", "eval", "test")
+MANIFEST_NAME = "manifest.json"
+SPLIT_FILE_NAME = "data.csv"
+_WHITESPACE = re.compile(r"\s+")
+
+
+class DataError(ValueError):
+    """The raw data cannot be prepared; the message says what is wrong and where."""
+
+
+@dataclasses.dataclass
+class CleanData:
+    frame: pd.DataFrame
+    rows_read: int
+    dropped: dict[str, int]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def local_copy(source: str, timeout: float) -> Iterator[Path]:
+    """Yield a local path for ``source``; a URL is downloaded (with progress) to a temp file."""
+    if not is_url(source):
+        path = Path(source)
+        if not path.is_file():
+            raise DataError(f"data source not found: {path}")
+        yield path
+        return
+    suffix = ".csv.gz" if source.split("?")[0].endswith(".gz") else ".csv"
+    with tempfile.TemporaryDirectory(prefix="ppq-download-") as tmp:
+        target = Path(tmp) / f"source{suffix}"
+        try:
+            with urllib.request.urlopen(source, timeout=timeout) as response, open(target, "wb") as out:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                with tqdm(total=total, unit="B", unit_scale=True, desc="download") as bar:
+                    for block in iter(lambda: response.read(1 << 20), b""):
+                        out.write(block)
+                        bar.update(len(block))
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise DataError(f"could not download data source {source}: {reason}") from exc
+        yield target
+
+
+def _read_chunks(path: Path, config: DataConfig) -> Iterator[pd.DataFrame]:
+    """Read the CSV in chunks as strings; decode errors become U+FFFD and are dropped later."""
+    reader = pd.read_csv(path, chunksize=config.chunk_rows, dtype=str, keep_default_na=False,
+                         compression="infer", encoding="utf-8", encoding_errors="replace")
+    with reader:
+        yield from reader
+
+
+def read_clean(path: Path, config: DataConfig) -> CleanData:
+    """Read the raw CSV, check columns and labels, drop unusable rows and count them."""
+    wanted = [config.text_column, config.label_column]
+    parts, rows_read = [], 0
+    try:
+        with tqdm(desc="read rows", unit="row") as bar:
+            for chunk in _read_chunks(path, config):
+                missing = [c for c in wanted if c not in chunk.columns]
+                if missing:
+                    raise DataError(f"{path.name}: missing required column(s) {missing}; "
+                                    f"found {list(chunk.columns)} (set data.text_column / data.label_column)")
+                rows_read += len(chunk)
+                parts.append(chunk)
+                bar.update(len(chunk))
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise DataError(f"{path.name}: the gzip file is truncated or corrupt ({exc})") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"{path.name}: the file is empty (no header row)") from exc
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{path.name}: not a readable CSV file: {exc}") from exc
+    if not parts:
+        raise DataError(f"{path.name}: the file has a header but no rows")
+    raw = pd.concat(parts, ignore_index=True)
+    return _clean(raw, config, rows_read)
+
+
+def _clean(raw: pd.DataFrame, config: DataConfig, rows_read: int) -> CleanData:
+    labels = raw[config.label_column].str.strip()
+    bad = labels[~labels.isin(features.LABEL_VALUES)]
+    if len(bad):
+        counts = bad.replace("", "<empty>").value_counts().head(10).to_dict()
+        raise DataError(f"column {config.label_column!r} has {len(bad)} value(s) other than "
+                        f"{'/'.join(features.LABEL_VALUES)}: {counts}")
+    dropped = {"duplicate_rows": int(raw.duplicated().sum())}
+    raw = raw[~raw.duplicated()]
+    # Newlines inside quoted fields are folded to spaces: CsvExampleGen reads one record per line.
+    questions = raw[config.text_column].map(lambda q: _WHITESPACE.sub(" ", q).strip())
+    frame = pd.DataFrame({features.QUESTION: questions, features.LABEL: labels.loc[raw.index]})
+    rules = {
+        "empty_question": frame[features.QUESTION] == "",
+        "invalid_utf8": frame[features.QUESTION].str.contains("\ufffd", regex=False),
+        "too_long_question": frame[features.QUESTION].str.len() > features.MAX_QUESTION_CHARS,
+    }
+    keep = pd.Series(True, index=frame.index)
+    for name, mask in rules.items():
+        dropped[name] = int((mask & keep).sum())
+        keep &= ~mask
+    return CleanData(frame=frame[keep].reset_index(drop=True), rows_read=rows_read, dropped=dropped)
+
+
+def _allocate(total: int, weights: dict[str, float]) -> dict[str, int]:
+    """Split an integer total by weights with the largest-remainder method (exact sum)."""
+    raw = {k: total * w for k, w in weights.items()}
+    counts = {k: int(np.floor(v)) for k, v in raw.items()}
+    for key in sorted(raw, key=lambda k: raw[k] - counts[k], reverse=True)[: total - sum(counts.values())]:
+        counts[key] += 1
+    return counts
+
+
+def stratified_splits(frame: pd.DataFrame, config: DataConfig) -> dict[str, pd.DataFrame]:
+    """Downsample to total_sample_size and split, keeping the label mix in every split."""
+    rng = np.random.default_rng(config.random_seed)
+    class_sizes = frame[features.LABEL].value_counts().to_dict()
+    sample_size = min(config.total_sample_size, len(frame))
+    per_class = _allocate(sample_size, {k: v / len(frame) for k, v in class_sizes.items()})
+    pieces: dict[str, list[pd.DataFrame]] = {s: [] for s in SPLITS}
+    for label in features.LABEL_VALUES:
+        rows = frame[frame[features.LABEL] == label]
+        chosen = rows.iloc[rng.permutation(len(rows))[: per_class.get(label, 0)]]
+        counts = _allocate(len(chosen), config.split_fractions)
+        start = 0
+        for split in SPLITS:
+            pieces[split].append(chosen.iloc[start:start + counts[split]])
+            start += counts[split]
+    splits = {}
+    for split in SPLITS:
+        part = pd.concat(pieces[split])
+        missing = [lab for lab in features.LABEL_VALUES if not (part[features.LABEL] == lab).any()]
+        if missing:
+            raise DataError(f"split {split!r} would have no {missing} rows: the data has too few usable rows "
+                            f"({len(frame)} after cleaning) for data.total_sample_size / data.split_fractions")
+        splits[split] = part.iloc[rng.permutation(len(part))].reset_index(drop=True)
+    return splits
+
+
+def _settings(config: DataConfig) -> dict[str, object]:
+    return {"text_column": config.text_column, "label_column": config.label_column,
+            "total_sample_size": config.total_sample_size, "split_fractions": config.split_fractions,
+            "random_seed": config.random_seed}
+
+
+def read_manifest(prepared_dir: Path) -> dict[str, object] | None:
+    path = prepared_dir / MANIFEST_NAME
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _write_atomically(prepared_dir: Path, splits: dict[str, pd.DataFrame], manifest: dict[str, object]) -> None:
+    """Build the whole folder beside the target, then swap it in with renames."""
+    prepared_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{prepared_dir.name}-", dir=prepared_dir.parent))
+    try:
+        for split, frame in splits.items():
+            (staging / split).mkdir()
+            frame.to_csv(staging / split / SPLIT_FILE_NAME, index=False)
+        (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+        old = prepared_dir.with_name(f".{prepared_dir.name}-old-{os.getpid()}")
+        if prepared_dir.exists():
+            prepared_dir.rename(old)
+        staging.rename(prepared_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def prepare(config: DataConfig, force: bool = False) -> dict[str, object]:
+    """Prepare the splits unless an identical run already did; return the manifest."""
+    started = time.monotonic()
+    with local_copy(config.source, config.download_timeout_seconds) as path:
+        checksum = _sha256(path)
+        previous = read_manifest(config.prepared_dir)
+        if (not force and previous and previous.get("source_sha256") == checksum
+                and previous.get("settings") == _settings(config)):
+            print(f"data: {config.prepared_dir} is up to date (same source and settings)")
+            return previous
+        clean = read_clean(path, config)
+    splits = stratified_splits(clean.frame, config)
+    manifest = {
+        "source": config.source,
+        "source_sha256": checksum,
+        "settings": _settings(config),
+        "rows_read": clean.rows_read,
+        "rows_dropped": clean.dropped,
+        "rows_usable": len(clean.frame),
+        "label_counts_usable": clean.frame[features.LABEL].value_counts().to_dict(),
+        "rows_sampled": sum(len(f) for f in splits.values()),
+        "splits": {s: {"rows": len(f), "labels": f[features.LABEL].value_counts().to_dict(),
+                       "path": f"{s}/{SPLIT_FILE_NAME}"} for s, f in splits.items()},
+        "seconds": round(time.monotonic() - started, 2),
+    }
+    _write_atomically(config.prepared_dir, splits, manifest)
+    print(f"data: {manifest['rows_sampled']} rows in {config.prepared_dir} "
+          f"({', '.join(f'{s}={len(f)}' for s, f in splits.items())}); dropped {clean.dropped}")
+    return manifest

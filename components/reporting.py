@@ -1,0 +1,173 @@
+"""After a pipeline run: export BulkInferrer's predictions and a metrics summary.
+
+Reads the run's artifacts through ML Metadata (the same store the pipeline
+wrote), so it always reports what the pipeline produced, never a guess at
+folder names. Writes, in the configured output folder:
+
+- ``predictions.csv``: question, true label, P(Post), predicted label (test split)
+- ``metrics_summary.json``: Evaluator metrics (eval split), blessing and push,
+  test-split metrics of the TFX model and of a TF-IDF + logistic regression
+  baseline trained on the same train split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+import tensorflow_model_analysis as tfma
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, precision_score, recall_score, roc_auc_score
+from tensorflow_serving.apis import prediction_log_pb2
+
+import features
+import signatures
+from components import data_preparation
+
+PREDICTIONS_FILE = "predictions.csv"
+SUMMARY_FILE = "metrics_summary.json"
+PREDICTION_COLUMNS = [features.QUESTION, "true_label", "probability_post", "predicted_label"]
+
+
+class ReportError(RuntimeError):
+    """The pipeline's outputs are missing or incomplete."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOutputs:
+    """The artifacts of the latest pipeline run that the report needs."""
+    blessed: bool
+    evaluation_uri: str | None
+    inference_uri: str | None
+    pushed_model_dir: str | None
+
+
+def _latest(store: metadata_store.MetadataStore, type_name: str) -> metadata_store_pb2.Artifact | None:
+    artifacts = [a for a in store.get_artifacts_by_type(type_name) if a.state == metadata_store_pb2.Artifact.LIVE]
+    return max(artifacts, key=lambda a: a.id) if artifacts else None
+
+
+def latest_run_outputs(metadata_path: Path) -> RunOutputs:
+    if not metadata_path.is_file():
+        raise ReportError(f"no ML Metadata store at {metadata_path}: run the pipeline first")
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = str(metadata_path)
+    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    store = metadata_store.MetadataStore(connection)
+    blessing = _latest(store, "ModelBlessing")
+    if blessing is None:
+        raise ReportError("the pipeline has not evaluated a model yet: run the pipeline first")
+    evaluation = _latest(store, "ModelEvaluation")
+    inference = _latest(store, "InferenceResult")
+    pushed = _latest(store, "PushedModel")
+    blessed = blessing.custom_properties["blessed"].int_value == 1
+    pushed_dir = None
+    if pushed is not None and pushed.custom_properties["pushed"].int_value == 1:
+        pushed_dir = pushed.custom_properties["pushed_destination"].string_value
+    return RunOutputs(blessed=blessed, evaluation_uri=evaluation.uri if evaluation else None,
+                      inference_uri=inference.uri if inference else None, pushed_model_dir=pushed_dir)
+
+
+def read_predictions(inference_uri: str) -> pd.DataFrame:
+    """BulkInferrer's PredictionLogs -> one row per test example."""
+    files = tf.io.gfile.glob(os.path.join(inference_uri, "prediction_logs-*.gz"))
+    if not files:
+        raise ReportError(f"BulkInferrer wrote no predictions in {inference_uri} (was the model blessed?)")
+    rows = []
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP").as_numpy_iterator():
+        log = prediction_log_pb2.PredictionLog.FromString(record).predict_log
+        examples = log.request.inputs[signatures.EXAMPLES_INPUT].string_val
+        probabilities = log.response.outputs[signatures.PROBABILITY_OUTPUT].float_val
+        for serialized, probability in zip(examples, probabilities):
+            feature = tf.train.Example.FromString(serialized).features.feature
+            rows.append({
+                features.QUESTION: feature[features.QUESTION].bytes_list.value[0].decode("utf-8"),
+                "true_label": feature[features.LABEL].bytes_list.value[0].decode("utf-8"),
+                "probability_post": float(probability),
+                "predicted_label": predicted_labels(np.array([probability]))[0],
+            })
+    return pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
+
+
+def predicted_labels(probability_post: np.ndarray) -> list[str]:
+    """The same decision rule as the exported ``serving_default`` signature."""
+    return [features.POST if p >= features.DECISION_THRESHOLD else features.PRE for p in probability_post]
+
+
+def classification_metrics(true_labels: pd.Series, probability_post: np.ndarray) -> dict[str, float]:
+    truth = (true_labels == features.POST).to_numpy()
+    predicted = probability_post >= features.DECISION_THRESHOLD
+    return {
+        "examples": int(len(truth)),
+        "auc": float(roc_auc_score(truth, probability_post)),
+        "accuracy": float(accuracy_score(truth, predicted)),
+        "precision": float(precision_score(truth, predicted, zero_division=0)),
+        "recall": float(recall_score(truth, predicted, zero_division=0)),
+        "mean_probability_post": float(np.mean(probability_post)),
+        "post_rate": float(np.mean(truth)),
+    }
+
+
+def tfidf_baseline(train: pd.DataFrame, test: pd.DataFrame, seed: int) -> np.ndarray:
+    """TF-IDF (words and word pairs) + logistic regression: P(Post) for the test rows."""
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    model = LogisticRegression(max_iter=2000, random_state=seed)
+    model.fit(vectorizer.fit_transform(train[features.QUESTION]), train[features.LABEL] == features.POST)
+    return model.predict_proba(vectorizer.transform(test[features.QUESTION]))[:, 1]
+
+
+def evaluator_metrics(evaluation_uri: str) -> dict[str, Any]:
+    """Overall-slice metrics TFMA computed on the eval split, and whether validation passed."""
+    result = tfma.load_eval_result(evaluation_uri)
+    overall = next(m for key, m in result.slicing_metrics if not key)
+    metrics = {}
+    for name, value in overall.get("", {}).get("", {}).items():
+        number = value.get("doubleValue", value.get("boundedValue", {}).get("value"))
+        if number is not None:
+            metrics[name] = float(number)
+    validation = tfma.load_validation_result(evaluation_uri)
+    return {"metrics": metrics, "validation_ok": bool(validation.validation_ok)}
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write beside the target and rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_report(metadata_path: Path, prepared_dir: Path, output_dir: Path, seed: int,
+                 extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Export predictions and the metrics summary of the latest run; return the summary."""
+    outputs = latest_run_outputs(metadata_path)
+    summary: dict[str, Any] = {"blessed": outputs.blessed, "pushed_model_dir": outputs.pushed_model_dir, **(extra or {})}
+    if outputs.evaluation_uri:
+        summary["evaluator_eval_split"] = evaluator_metrics(outputs.evaluation_uri)
+    test = pd.read_csv(prepared_dir / "test" / data_preparation.SPLIT_FILE_NAME, dtype=str, keep_default_na=False)
+    train = pd.read_csv(prepared_dir / "train" / data_preparation.SPLIT_FILE_NAME, dtype=str, keep_default_na=False)
+    baseline = classification_metrics(test[features.LABEL], tfidf_baseline(train, test, seed))
+    summary["test_split"] = {"tfidf_logistic_regression": baseline}
+    if outputs.blessed and outputs.inference_uri:
+        predictions = read_predictions(outputs.inference_uri)
+        tfx_model = classification_metrics(predictions["true_label"], predictions["probability_post"].to_numpy())
+        summary["test_split"]["tfx_model"] = tfx_model
+        summary["test_split"]["tfx_auc_minus_baseline_auc"] = tfx_model["auc"] - baseline["auc"]
+        write_atomically(output_dir / PREDICTIONS_FILE, predictions.to_csv(index=False))
+    write_atomically(output_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    return summary

@@ -1,0 +1,17 @@
+"""Feature and label names: the one place that knows them.
+
+The prepared split CSVs, the Transform graph, the trainer and the reports all
+use these names; config.json only says which raw columns map onto them.
+"""
+
+QUESTION = "question"
+LABEL = "label"
+PRE, POST = "Pre", "Post"
+LABEL_VALUES = (PRE, POST)  # index = class id: Pre -> 0, Post -> 1
+DECISION_THRESHOLD = 0.5  # P(Post) at or above this is predicted Post
+MAX_QUESTION_CHARS = 2000  # longer questions are refused by the app and the server's client
+
+
+def transformed_name(key: str) -> str:
+    """Name of a feature after the Transform graph (``question`` -> ``question_xf``)."""
+    return f"{key}_xf"

@@ -1,0 +1,199 @@
+"""The one place that reads config.json.
+
+Every other module receives typed, validated values from here, never raw keys.
+Validation uses the JSON schema beside this file, so an unknown key, a wrong
+type or an out-of-range value stops the run with a message naming the key.
+
+Environment overrides: ``PPQ_<SECTION>__<KEY>=<value>`` replaces one key, for
+example ``PPQ_DATA__TOTAL_SAMPLE_SIZE=1000`` or
+``PPQ_PIPELINE__BEAM_ARGS='["--direct_num_workers=2"]'``. The value is read as
+JSON when it parses, else as a plain string. ``PPQ_CONFIG`` names another
+config file. Relative paths in the file are taken relative to the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config.json"
+SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.json"
+ENV_PREFIX = "PPQ_"
+CONFIG_PATH_ENV = "PPQ_CONFIG"
+
+
+class ConfigError(ValueError):
+    """config.json (or an override) is not valid; the message names the key."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    source: str
+    text_column: str
+    label_column: str
+    total_sample_size: int
+    split_fractions: dict[str, float]
+    random_seed: int
+    chunk_rows: int
+    download_timeout_seconds: float
+    prepared_dir: Path
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    vocab_size: int
+    sequence_length: int
+    embedding_dim: int
+    conv_filters: int
+    hidden_units: int
+    dropout: float
+    epochs: float
+    batch_size: int
+    learning_rate: float
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluatorConfig:
+    min_auc: float
+    min_binary_accuracy: float
+    max_auc_drop: float
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    name: str
+    root: Path
+    metadata_path: Path
+    output_dir: Path
+    enable_cache: bool
+    beam_args: list[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class ServingConfig:
+    model_name: str
+    model_dir: Path
+    host: str
+    grpc_port: int
+    rest_port: int
+    poll_seconds: float
+    request_timeout_seconds: float
+
+    @property
+    def model_base_path(self) -> Path:
+        """Where versions live: ``<model_dir>/<model_name>/<version>/`` (TF Serving's layout)."""
+        return self.model_dir / self.model_name
+
+
+@dataclasses.dataclass(frozen=True)
+class AppConfig:
+    host: str
+    port: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    data: DataConfig
+    model: ModelConfig
+    evaluator: EvaluatorConfig
+    pipeline: PipelineConfig
+    serving: ServingConfig
+    app: AppConfig
+    path: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready copy (paths as strings), e.g. to record a run's settings."""
+        raw = dataclasses.asdict(self)
+        raw.pop("path")
+        return json.loads(json.dumps(raw, default=str))
+
+
+_SECTIONS = {"data": DataConfig, "model": ModelConfig, "evaluator": EvaluatorConfig,
+             "pipeline": PipelineConfig, "serving": ServingConfig, "app": AppConfig}
+_PATH_KEYS = {("data", "prepared_dir"), ("pipeline", "root"), ("pipeline", "metadata_path"),
+              ("pipeline", "output_dir"), ("serving", "model_dir")}
+
+
+def is_url(source: str) -> bool:
+    return source.startswith(("https://", "http://"))
+
+
+def _key_name(path: Any) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def _apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, value in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX) or name == CONFIG_PATH_ENV:
+            continue
+        section, sep, key = name[len(ENV_PREFIX):].lower().partition("__")
+        if not sep or section not in raw or not isinstance(raw[section], dict) or key not in raw[section]:
+            raise ConfigError(f"environment variable {name} names no config key (expected PPQ_<SECTION>__<KEY>, "
+                              f"for example PPQ_DATA__TOTAL_SAMPLE_SIZE)")
+        try:
+            raw[section][key] = json.loads(value)
+        except json.JSONDecodeError:
+            raw[section][key] = value
+
+
+def _validate(raw: dict[str, Any]) -> None:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = []
+        for error in errors:
+            key = _key_name(error.absolute_path)
+            if error.validator == "additionalProperties":
+                known = ", ".join(sorted(error.schema.get("properties", {})))
+                lines.append(f"{key}: {error.message} (known keys: {known})")
+            else:
+                lines.append(f"{key}: {error.message}")
+        raise ConfigError("invalid config: " + "; ".join(lines))
+    fractions = raw["data"]["split_fractions"]
+    if abs(sum(fractions.values()) - 1.0) > 1e-6:
+        raise ConfigError(f"data.split_fractions: must add up to 1, got {sum(fractions.values()):g}")
+    if raw["serving"]["grpc_port"] == raw["serving"]["rest_port"]:
+        raise ConfigError("serving.rest_port: must differ from serving.grpc_port")
+    if raw["app"]["port"] in (raw["serving"]["grpc_port"], raw["serving"]["rest_port"]):
+        raise ConfigError("app.port: collides with a model-server port (serving.grpc_port / serving.rest_port)")
+
+
+def from_dict(raw: dict[str, Any], base_dir: Path = PROJECT_ROOT, environ: Mapping[str, str] | None = None,
+              path: Path | None = None) -> Config:
+    """Validate a config mapping (after env overrides) and build the typed Config."""
+    raw = json.loads(json.dumps(raw))  # deep copy; overrides never touch the caller's dict
+    _apply_env_overrides(raw, os.environ if environ is None else environ)
+    _validate(raw)
+    sections = {}
+    for section, cls in _SECTIONS.items():
+        values = dict(raw[section])
+        for sec, key in _PATH_KEYS:
+            if sec == section:
+                values[key] = (base_dir / values[key]).resolve()
+        if section == "data" and not is_url(values["source"]):
+            values["source"] = str((base_dir / values["source"]).resolve())
+        sections[section] = cls(**values)
+    return Config(path=path or base_dir / "config.json", **sections)
+
+
+def load(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Load, override from the environment, and validate a config file."""
+    environ = os.environ if environ is None else environ
+    config_path = Path(path or environ.get(CONFIG_PATH_ENV) or DEFAULT_CONFIG_PATH).resolve()
+    try:
+        raw = json.loads(config_path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {config_path}") from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{config_path} is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{config_path}: the top level must be a JSON object")
+    return from_dict(raw, base_dir=config_path.parent, environ=environ, path=config_path)
