@@ -88,7 +88,7 @@ def read_predictions(inference_uri: str) -> pd.DataFrame:
         log = prediction_log_pb2.PredictionLog.FromString(record).predict_log
         examples = log.request.inputs[signatures.EXAMPLES_INPUT].string_val
         probabilities = log.response.outputs[signatures.PROBABILITY_OUTPUT].float_val
-        for serialized, probability in zip(examples, probabilities):
+        for serialized, probability in zip(examples, probabilities, strict=True):
             feature = tf.train.Example.FromString(serialized).features.feature
             rows.append({
                 features.QUESTION: feature[features.QUESTION].bytes_list.value[0].decode("utf-8"),

@@ -246,7 +246,7 @@ def generate_rows(n_rows: int, seed: int, ambiguous_share: float, flip_share: fl
     rng = random.Random(seed)
     categories = sorted(CATEGORIES)
     rows = []
-    for i in range(n_rows):
+    for _ in range(n_rows):
         category = rng.choice(categories)
         spec = CATEGORIES[category]
         item = rng.choice(spec["items"])

@@ -1,0 +1,132 @@
+"""Command line: each step of the job on its own (``./run.sh <command>`` or ``python -m pipeline.cli``).
+
+Heavy libraries are imported inside the commands, so ``--help`` and config
+errors answer at once. Errors users can act on print one line, no traceback
+(set PPQ_DEBUG=1 to see it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from pipeline import configs
+
+
+def cmd_prepare(config: configs.Config, args: argparse.Namespace) -> None:
+    from components import data_preparation
+    data_preparation.prepare(config.data, force=args.force)
+
+
+def cmd_run(config: configs.Config, args: argparse.Namespace) -> None:
+    """Prepare data, run the pipeline, export predictions and the metrics summary."""
+    from components import data_preparation
+    from pipeline import local_runner
+    manifest = data_preparation.prepare(config.data)
+    print(f"pipeline: running {config.pipeline.name} on {manifest['rows_sampled']} rows (progress lines follow)")
+    seconds = local_runner.run(config)
+    print(f"pipeline: finished in {seconds:.0f} s")
+    _report(config, {"pipeline_seconds": round(seconds, 1), "data_manifest": manifest})
+
+
+def cmd_report(config: configs.Config, args: argparse.Namespace) -> None:
+    _report(config, {})
+
+
+def _report(config: configs.Config, extra: dict) -> None:
+    from components import reporting
+    summary = reporting.write_report(config.pipeline.metadata_path, config.data.prepared_dir,
+                                     config.pipeline.output_dir, config.data.random_seed, extra)
+    out = config.pipeline.output_dir
+    print(f"model blessed: {summary['blessed']}; pushed to: {summary['pushed_model_dir'] or 'nothing pushed'}")
+    test = summary["test_split"]
+    if "tfx_model" in test:
+        print(f"test AUC: TFX model {test['tfx_model']['auc']:.4f}, "
+              f"TF-IDF + logistic regression {test['tfidf_logistic_regression']['auc']:.4f}; "
+              f"accuracy {test['tfx_model']['accuracy']:.4f}")
+        print(f"predictions: {out / reporting.PREDICTIONS_FILE}")
+    print(f"metrics summary: {out / reporting.SUMMARY_FILE}")
+
+
+def cmd_infer(config: configs.Config, args: argparse.Namespace) -> None:
+    """Batch inference with the pushed model, in-process, on a CSV with a question column."""
+    import pandas as pd
+    from tqdm import tqdm
+
+    import features
+    from components.reporting import write_atomically
+    from serving.model_versions import LoadedModel
+    source = Path(args.input) if args.input else config.data.prepared_dir / "test" / "data.csv"
+    if not source.is_file():
+        raise FileNotFoundError(f"input CSV not found: {source}")
+    frame = pd.read_csv(source, dtype=str, keep_default_na=False)
+    if features.QUESTION not in frame.columns:
+        raise ValueError(f"{source} has no {features.QUESTION!r} column (found {list(frame.columns)})")
+    model = LoadedModel.load(config.serving.model_base_path)
+    probabilities, labels = [], []
+    for start in tqdm(range(0, len(frame), args.batch_size), desc=f"infer (model version {model.version})"):
+        p, lab = model.predict(frame[features.QUESTION].iloc[start:start + args.batch_size].tolist())
+        probabilities.extend(p.tolist())
+        labels.extend(lab)
+    frame["probability_post"], frame["predicted_label"] = probabilities, labels
+    target = Path(args.output) if args.output else config.pipeline.output_dir / "batch_inference.csv"
+    write_atomically(target, frame.to_csv(index=False))
+    print(f"wrote {len(frame)} predictions to {target}")
+
+
+def cmd_predict(config: configs.Config, args: argparse.Namespace) -> None:
+    """Predict one question with the pushed model, in-process."""
+    from serving.model_versions import LoadedModel
+    question = args.question.strip()
+    if not question:
+        raise ValueError("the question is empty")
+    model = LoadedModel.load(config.serving.model_base_path)
+    probabilities, labels = model.predict([question])
+    print(json.dumps({"question": question, "predicted_label": labels[0],
+                      "probability_post": round(float(probabilities[0]), 4), "model_version": model.version}))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="run.sh", description="Pre/Post purchase question classifier (TFX).")
+    parser.add_argument("--config", help="config file (default: config.json, or $PPQ_CONFIG)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    prepare = commands.add_parser("prepare", help="raw CSV -> stratified train/eval/test splits")
+    prepare.add_argument("--force", action="store_true", help="rebuild even if the splits are up to date")
+    prepare.set_defaults(func=cmd_prepare)
+    commands.add_parser("pipeline", help="prepare data, run the TFX pipeline, write predictions and metrics"
+                        ).set_defaults(func=cmd_run)
+    commands.add_parser("report", help="re-export predictions and metrics from the latest run"
+                        ).set_defaults(func=cmd_report)
+    infer = commands.add_parser("infer", help="batch inference with the pushed model on a CSV")
+    infer.add_argument("--input", help="CSV with a 'question' column (default: the test split)")
+    infer.add_argument("--output", help="output CSV (default: <output_dir>/batch_inference.csv)")
+    infer.add_argument("--batch-size", type=int, default=256)
+    infer.set_defaults(func=cmd_infer)
+    predict = commands.add_parser("predict", help="predict one question with the pushed model")
+    predict.add_argument("question")
+    predict.set_defaults(func=cmd_predict)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = configs.load(args.config)
+        args.func(config, args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place that turns any failure into a readable line
+        if os.environ.get("PPQ_DEBUG"):
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The project's one entry point.
+#   ./run.sh             main job: install what is missing, prepare data, run the TFX pipeline,
+#                        export predictions and metrics, then start the model server and the app
+#   ./run.sh test        install what is missing (incl. Chromium for the browser test), run every test
+#   ./run.sh lock        re-resolve requirements.in into the pinned requirements.lock
+#   ./run.sh <command>   one step on its own: prepare | pipeline | report | infer | predict | serve | app | ...
+#                        (./run.sh --help lists them)
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+export TF_USE_LEGACY_KERAS=1 TF_CPP_MIN_LOG_LEVEL=2 PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+
+say() { printf '[run.sh] %s\n' "$*" >&2; }
+
+is_py310() { "$1" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' >/dev/null 2>&1; }
+
+# A Python 3.10 interpreter: on PATH, then pyenv's versions, then uv's managed Pythons.
+find_python310() {
+  local candidate
+  for candidate in "$(command -v python3.10 || true)" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.10*/bin/python3.10; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ] && is_py310 "$candidate"; then echo "$candidate"; return 0; fi
+  done
+  if command -v python3 >/dev/null 2>&1; then
+    say "no Python 3.10 found on PATH or in pyenv; trying 'uv python install 3.10'"
+    local boot="${TMPDIR:-/tmp}/ppq-uv-bootstrap"
+    python3 -m venv "$boot" >/dev/null 2>&1 && "$boot/bin/pip" install -q "$(grep '^uv==' requirements.lock)" >/dev/null 2>&1 \
+      && "$boot/bin/uv" python install 3.10 >/dev/null 2>&1 && candidate=$("$boot/bin/uv" python find 3.10 2>/dev/null) \
+      && is_py310 "$candidate" && { echo "$candidate"; return 0; }
+  fi
+  say "error: Python 3.10 is required (TFX 1.16 supports 3.9-3.10). Install it (e.g. 'pyenv install 3.10.13'"
+  say "or 'uv python install 3.10') and run again."
+  return 1
+}
+
+# The virtual environment, synced to requirements.lock whenever the lock file changes.
+ensure_env() {
+  local want have=""
+  want=$(sha256sum requirements.lock | cut -d' ' -f1)
+  [ -f "$VENV/.lock.sha256" ] && have=$(cat "$VENV/.lock.sha256")
+  [ "$want" = "$have" ] && [ -x "$PY" ] && return 0
+  if [ ! -x "$PY" ] || ! is_py310 "$PY"; then
+    local python
+    python=$(find_python310)
+    say "creating $VENV with $python"
+    rm -rf "$VENV"
+    "$python" -m venv "$VENV"
+  fi
+  say "installing the pinned dependencies from requirements.lock (uv)"
+  "$PY" -m pip install -q --disable-pip-version-check "$(grep '^uv==' requirements.lock)"
+  "$VENV/bin/uv" pip sync -q --python "$PY" requirements.lock
+  echo "$want" > "$VENV/.lock.sha256"
+}
+
+# Debian's Chromium for the browser test (Playwright's own browser download cannot work offline).
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    say "error: the browser test needs Debian's chromium: sudo apt-get install chromium chromium-driver"; return 1
+  fi
+  say "installing Debian's chromium for the browser test"
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+}
+
+case "${1:-main}" in
+  main)
+    ensure_env
+    "$PY" -m pipeline.cli pipeline
+    ;;
+  test)
+    shift
+    ensure_env
+    ensure_chromium
+    exec "$PY" -m pytest "$@"
+    ;;
+  lock)
+    ensure_env
+    "$VENV/bin/uv" pip compile requirements.in --python-version 3.10 --python-platform x86_64-manylinux_2_36 -o requirements.lock
+    ;;
+  *)
+    ensure_env
+    exec "$PY" -m pipeline.cli "$@"
+    ;;
+esac

@@ -1,0 +1,137 @@
+import gzip
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from components import data_preparation as dp
+from pipeline import configs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def data_config(tmp_path: Path, source: Path | str, **overrides) -> configs.DataConfig:
+    raw = json.loads((ROOT / "config.json").read_text())
+    raw["data"].update(source=str(source), prepared_dir=str(tmp_path / "prepared"), **overrides)
+    return configs.from_dict(raw, environ={}).data
+
+
+def write_csv(path: Path, rows: list[dict], compress: bool = False) -> Path:
+    text = pd.DataFrame(rows).to_csv(index=False)
+    if compress:
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    return path
+
+
+def balanced_rows(n_pre: int, n_post: int) -> list[dict]:
+    return ([{"asin": f"A{i}", "question": f"does it fit model {i}?", "label": "Pre"} for i in range(n_pre)]
+            + [{"asin": f"B{i}", "question": f"mine broke after {i} days", "label": "Post"} for i in range(n_post)])
+
+
+def read_split(config: configs.DataConfig, split: str) -> pd.DataFrame:
+    return pd.read_csv(config.prepared_dir / split / dp.SPLIT_FILE_NAME, dtype=str, keep_default_na=False)
+
+
+def test_stratified_downsample_and_split_are_exact(tmp_path):
+    source = write_csv(tmp_path / "raw.csv.gz", balanced_rows(600, 400), compress=True)
+    config = data_config(tmp_path, source, total_sample_size=500)
+    manifest = dp.prepare(config)
+    expected = {"train": {"Pre": 210, "Post": 140}, "eval": {"Pre": 45, "Post": 30}, "test": {"Pre": 45, "Post": 30}}
+    seen_questions = set()
+    for split, counts in expected.items():
+        frame = read_split(config, split)
+        assert frame[["question", "label"]].columns.tolist() == ["question", "label"]
+        assert frame["label"].value_counts().to_dict() == counts
+        assert manifest["splits"][split]["labels"] == counts
+        assert not seen_questions & set(frame["question"]), "a row landed in two splits"
+        seen_questions |= set(frame["question"])
+    assert manifest["rows_sampled"] == 500 and manifest["rows_read"] == 1000
+
+
+def test_second_run_is_a_no_op_and_a_changed_setting_rebuilds(tmp_path):
+    source = write_csv(tmp_path / "raw.csv", balanced_rows(120, 80))
+    config = data_config(tmp_path, source, total_sample_size=100)
+    dp.prepare(config)
+    split_file = config.prepared_dir / "train" / dp.SPLIT_FILE_NAME
+    before = split_file.stat().st_mtime_ns
+    dp.prepare(config)
+    assert split_file.stat().st_mtime_ns == before
+    rebuilt = dp.prepare(data_config(tmp_path, source, total_sample_size=150))
+    assert rebuilt["rows_sampled"] == 150
+
+
+def test_missing_columns_are_listed(tmp_path):
+    source = write_csv(tmp_path / "raw.csv", [{"asin": "A", "text": "hi", "target": "Pre"}])
+    with pytest.raises(dp.DataError, match=r"missing required column\(s\) \['question', 'label'\]"):
+        dp.prepare(data_config(tmp_path, source))
+
+
+def test_unknown_labels_are_rejected_with_counts(tmp_path):
+    rows = balanced_rows(50, 50) + [{"asin": "X", "question": "q", "label": "Maybe"}] * 3
+    source = write_csv(tmp_path / "raw.csv", rows)
+    with pytest.raises(dp.DataError, match=r"3 value\(s\) other than Pre/Post: \{'Maybe': 3\}"):
+        dp.prepare(data_config(tmp_path, source))
+
+
+def test_unusable_rows_are_dropped_and_counted(tmp_path):
+    rows = balanced_rows(60, 60)
+    rows += [{"asin": "E1", "question": "", "label": "Pre"}, {"asin": "E2", "question": "   ", "label": "Post"},
+             {"asin": "L", "question": "x" * 2001, "label": "Pre"}, rows[0], rows[1]]
+    rows += [{"asin": "N", "question": "did it\ncome with\r\nthe cable?", "label": "Post"}]
+    source = write_csv(tmp_path / "raw.csv", rows)
+    manifest = dp.prepare(data_config(tmp_path, source, total_sample_size=1000))
+    assert manifest["rows_dropped"] == {"duplicate_rows": 2, "empty_question": 2, "invalid_utf8": 0,
+                                        "too_long_question": 1}
+    assert manifest["rows_usable"] == 121
+    everything = pd.concat(read_split(data_config(tmp_path, source), s) for s in dp.SPLITS)
+    assert "did it come with the cable?" in set(everything["question"])
+
+
+def test_non_utf8_rows_are_dropped_and_counted(tmp_path):
+    text = pd.DataFrame(balanced_rows(30, 30)).to_csv(index=False).encode()
+    source = tmp_path / "raw.csv"
+    source.write_bytes(text + b"Z,caf\xe9 \xff question,Pre\n")
+    manifest = dp.prepare(data_config(tmp_path, source, total_sample_size=1000))
+    assert manifest["rows_dropped"]["invalid_utf8"] == 1 and manifest["rows_usable"] == 60
+
+
+def test_truncated_gzip_is_a_clear_error_and_keeps_previous_splits(tmp_path):
+    good = write_csv(tmp_path / "good.csv", balanced_rows(60, 40))
+    dp.prepare(data_config(tmp_path, good, total_sample_size=100))
+    payload = gzip.compress(pd.DataFrame(balanced_rows(500, 500)).to_csv(index=False).encode())
+    bad = tmp_path / "bad.csv.gz"
+    bad.write_bytes(payload[: len(payload) // 2])
+    config = data_config(tmp_path, bad, total_sample_size=100)
+    with pytest.raises(dp.DataError, match="truncated or corrupt"):
+        dp.prepare(config)
+    assert dp.read_manifest(config.prepared_dir)["source"] == str(good)
+    assert sorted(p.name for p in config.prepared_dir.iterdir()) == ["eval", "manifest.json", "test", "train"]
+
+
+def test_unreachable_url_is_a_clear_error_and_writes_nothing(tmp_path):
+    config = data_config(tmp_path, "http://127.0.0.1:9/PrePostQuestions.csv", download_timeout_seconds=5)
+    with pytest.raises(dp.DataError, match="could not download data source http://127.0.0.1:9/"):
+        dp.prepare(config)
+    assert not config.prepared_dir.exists()
+    assert not list(tmp_path.glob(".prepared*"))
+
+
+def test_missing_local_file_is_named(tmp_path):
+    with pytest.raises(dp.DataError, match="data source not found"):
+        dp.prepare(data_config(tmp_path, tmp_path / "absent.csv"))
+
+
+def test_too_few_rows_for_every_split_is_an_error(tmp_path):
+    source = write_csv(tmp_path / "raw.csv", balanced_rows(3, 1))
+    with pytest.raises(dp.DataError, match="would have no"):
+        dp.prepare(data_config(tmp_path, source))
+
+
+def test_bundled_data_is_a_real_downsample_with_enough_categories():
+    frame = pd.read_csv(ROOT / "data" / "PrePostQuestions.csv.gz")
+    assert list(frame.columns) == ["asin", "question", "item_name", "hours_diff", "label"]
+    assert len(frame) >= 30000 and frame["item_name"].nunique() >= 60
+    assert 0.5 < (frame["label"] == "Pre").mean() < 0.6

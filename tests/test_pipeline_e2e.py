@@ -1,0 +1,107 @@
+"""The real pipeline, run once per session on a few hundred rows (fixture in conftest.py)."""
+
+import glob
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+import features
+import signatures
+from components import reporting
+from pipeline import cli
+from serving.model_versions import LoadedModel, list_versions
+
+EXPECTED_OUTPUTS = [
+    "CsvExampleGen/examples", "StatisticsGen/statistics", "SchemaGen/schema", "ExampleValidator/anomalies",
+    "Transform/transform_graph", "Transform/transformed_examples", "Trainer/model", "Evaluator/evaluation",
+    "Evaluator/blessing", "Pusher/pushed_model", "BulkInferrer/inference_result",
+]
+
+
+def tfrecord_examples(pattern: str) -> list[tf.train.Example]:
+    files = sorted(glob.glob(pattern))
+    assert files, f"no files match {pattern}"
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    return [tf.train.Example.FromString(r) for r in dataset.as_numpy_iterator()]
+
+
+def test_every_component_ran_and_wrote_its_artifacts(pipeline_run):
+    root = pipeline_run["config"].pipeline.root
+    for output in EXPECTED_OUTPUTS:
+        artifact_dirs = list((root / output).iterdir())
+        assert artifact_dirs and any(any(d.rglob("*")) for d in artifact_dirs), f"{output} is empty"
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = str(pipeline_run["config"].pipeline.metadata_path)
+    executions = metadata_store.MetadataStore(connection).get_executions()
+    states = Counter(metadata_store_pb2.Execution.State.Name(e.last_known_state) for e in executions)
+    assert set(states) <= {"COMPLETE", "CACHED"} and sum(states.values()) >= 11, states
+
+
+def test_model_is_blessed_and_pushed_in_tf_serving_layout(pipeline_run):
+    summary, config = pipeline_run["summary"], pipeline_run["config"]
+    versions = list_versions(config.serving.model_base_path)
+    assert summary["blessed"] is True and len(versions) == 1
+    assert Path(summary["pushed_model_dir"]) == config.serving.model_base_path / str(versions[0])
+    assert (Path(summary["pushed_model_dir"]) / "variables" / "variables.index").is_file()
+
+
+def test_pushed_model_answers_through_serving_default(pipeline_run):
+    model = LoadedModel.load(pipeline_run["config"].serving.model_base_path)
+    probabilities, labels = model.predict(["does it come with a charger?", "mine broke after 2 weeks, any fix?"])
+    assert probabilities.shape == (2,) and np.all((probabilities >= 0) & (probabilities <= 1))
+    assert labels == [features.POST if p >= features.DECISION_THRESHOLD else features.PRE for p in probabilities]
+    spec = model.serving_fn.structured_input_signature[1]
+    assert list(spec) == [signatures.QUESTION_INPUT] and spec[signatures.QUESTION_INPUT].dtype == tf.string
+
+
+def test_predictions_csv_covers_the_test_split_and_matches_serving(pipeline_run):
+    config = pipeline_run["config"]
+    predictions = pd.read_csv(config.pipeline.output_dir / reporting.PREDICTIONS_FILE, keep_default_na=False)
+    assert predictions.columns.tolist() == reporting.PREDICTION_COLUMNS
+    assert len(predictions) == pipeline_run["manifest"]["splits"]["test"]["rows"]
+    test_split = pd.read_csv(config.data.prepared_dir / "test" / "data.csv", keep_default_na=False)
+    assert Counter(predictions[features.QUESTION]) == Counter(test_split[features.QUESTION])
+    # BulkInferrer went through serving_examples; serving_default must give the same numbers.
+    probabilities, labels = LoadedModel.load(config.serving.model_base_path).predict(
+        predictions[features.QUESTION].tolist())
+    np.testing.assert_allclose(probabilities, predictions["probability_post"], atol=1e-5)
+    assert labels == predictions["predicted_label"].tolist()
+
+
+def test_same_text_gives_same_token_ids_in_training_and_serving(pipeline_run):
+    """No training/serving skew: ids the trainer saw == ids the exported model computes."""
+    root = pipeline_run["config"].pipeline.root
+    question_xf = features.transformed_name(features.QUESTION)
+    trained = tfrecord_examples(str(root / "Transform/transformed_examples/*/Split-train/*.gz"))
+    training_ids = Counter(tuple(e.features.feature[question_xf].int64_list.value) for e in trained)
+    raw = tfrecord_examples(str(root / "CsvExampleGen/examples/*/Split-train/*.gz"))
+    model = LoadedModel.load(pipeline_run["config"].serving.model_base_path)
+    transform = model.saved_model.signatures[signatures.TRANSFORM_FEATURES]
+    served = transform(**{signatures.EXAMPLES_INPUT: tf.constant([e.SerializeToString() for e in raw])})
+    serving_ids = Counter(tuple(row) for row in served[question_xf].numpy().tolist())
+    assert len(trained) == len(raw) and training_ids == serving_ids
+
+
+def test_metrics_summary_has_evaluator_metrics_and_the_baseline(pipeline_run):
+    summary = pipeline_run["summary"]
+    metrics = summary["evaluator_eval_split"]["metrics"]
+    for name in ("example_count", "auc", "binary_accuracy", "precision", "recall", "calibration"):
+        assert name in metrics, name
+    assert metrics["example_count"] == pipeline_run["manifest"]["splits"]["eval"]["rows"]
+    assert summary["evaluator_eval_split"]["validation_ok"] is True
+    test = summary["test_split"]
+    assert test["tfx_model"]["examples"] == test["tfidf_logistic_regression"]["examples"]
+    assert 0.5 < test["tfidf_logistic_regression"]["auc"] <= 1
+
+
+def test_cli_predicts_one_question_from_the_pushed_model(pipeline_run, small_config_path, capsys):
+    assert cli.main(["--config", str(small_config_path), "predict", "Is this compatible with a mac?"]) == 0
+    out = capsys.readouterr().out
+    assert '"predicted_label": "P' in out and '"model_version":' in out
+    assert cli.main(["--config", str(small_config_path), "predict", "   "]) == 2
+    assert "the question is empty" in capsys.readouterr().err

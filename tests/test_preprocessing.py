@@ -1,0 +1,58 @@
+"""preprocessing_fn run with tf.Transform's Beam implementation on a few rows."""
+
+import functools
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform.beam as tft_beam
+from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+
+import features
+import preprocessing
+
+QUESTIONS = ["The cable broke", "the CABLE broke!!", "Does it fit?", "does it fit the cable", "zebra"]
+LABELS = ["Post", "Post", "Pre", "Pre", "Pre"]
+
+
+@pytest.fixture(scope="module")
+def transformed(tmp_path_factory):
+    spec = {features.QUESTION: tf.io.FixedLenFeature([1], tf.string),
+            features.LABEL: tf.io.FixedLenFeature([1], tf.string)}
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
+    rows = [{features.QUESTION: [q.encode()], features.LABEL: [lab.encode()]} for q, lab in zip(QUESTIONS, LABELS, strict=True)]
+    fn = functools.partial(preprocessing.preprocessing_fn, custom_config={"vocab_size": 4, "sequence_length": 4})
+    with tft_beam.Context(temp_dir=str(tmp_path_factory.mktemp("tft")), force_tf_compat_v1=False):
+        (data, _), _ = (rows, metadata) | tft_beam.AnalyzeAndTransformDataset(fn, output_record_batches=False)
+    return data
+
+
+def ids(row) -> list[int]:
+    return list(np.asarray(row[features.transformed_name(features.QUESTION)]))
+
+
+def test_case_and_punctuation_do_not_change_the_ids(transformed):
+    assert ids(transformed[0]) == ids(transformed[1])
+
+
+def test_rows_are_padded_and_truncated_to_the_sequence_length(transformed):
+    assert all(len(ids(row)) == 4 for row in transformed)
+    assert ids(transformed[0])[3] == preprocessing.PADDING_ID  # 3 words, then padding
+    assert preprocessing.PADDING_ID not in ids(transformed[3])  # 5 words cut to 4
+
+
+def test_frequent_words_get_ids_and_rare_words_share_the_oov_id(transformed):
+    oov = 4 + 1  # vocab_size + 1
+    the, cable = ids(transformed[0])[0], ids(transformed[0])[1]
+    assert {the, cable} <= {1, 2, 3, 4}  # 'the' and 'cable' are among the 4 most frequent words
+    assert ids(transformed[4]) == [oov, 0, 0, 0]  # 'zebra' appears once
+
+
+def test_labels_map_pre_to_0_and_post_to_1(transformed):
+    label_xf = features.transformed_name(features.LABEL)
+    assert [int(row[label_xf]) for row in transformed] == [1, 1, 0, 0, 0]
+
+
+def test_clean_text_keeps_letters_digits_and_apostrophes():
+    cleaned = preprocessing.clean_text(tf.constant(["Won't FIT 15-inch!? Café"])).numpy()[0].decode()
+    assert cleaned.split() == ["won't", "fit", "15", "inch", "café"]
