@@ -33,9 +33,8 @@ from tensorflow_serving.apis import prediction_log_pb2
 import features
 import signatures
 from components import data_preparation
+from pipeline.configs import PREDICTIONS_FILE, SUMMARY_FILE
 
-PREDICTIONS_FILE = "predictions.csv"
-SUMMARY_FILE = "metrics_summary.json"
 PREDICTION_COLUMNS = [features.QUESTION, "true_label", "probability_post", "predicted_label"]
 
 

@@ -41,15 +41,14 @@ def _report(config: configs.Config, extra: dict) -> None:
     from components import reporting
     summary = reporting.write_report(config.pipeline.metadata_path, config.data.prepared_dir,
                                      config.pipeline.output_dir, config.data.random_seed, extra)
-    out = config.pipeline.output_dir
     print(f"model blessed: {summary['blessed']}; pushed to: {summary['pushed_model_dir'] or 'nothing pushed'}")
     test = summary["test_split"]
     if "tfx_model" in test:
         print(f"test AUC: TFX model {test['tfx_model']['auc']:.4f}, "
               f"TF-IDF + logistic regression {test['tfidf_logistic_regression']['auc']:.4f}; "
               f"accuracy {test['tfx_model']['accuracy']:.4f}")
-        print(f"predictions: {out / reporting.PREDICTIONS_FILE}")
-    print(f"metrics summary: {out / reporting.SUMMARY_FILE}")
+        print(f"predictions: {config.pipeline.predictions_path}")
+    print(f"metrics summary: {config.pipeline.summary_path}")
 
 
 def cmd_infer(config: configs.Config, args: argparse.Namespace) -> None:
@@ -79,15 +78,51 @@ def cmd_infer(config: configs.Config, args: argparse.Namespace) -> None:
 
 
 def cmd_predict(config: configs.Config, args: argparse.Namespace) -> None:
-    """Predict one question with the pushed model, in-process."""
-    from serving.model_versions import LoadedModel
+    """Predict one question: from the model server (gRPC or REST), or from the pushed model in-process."""
     question = args.question.strip()
     if not question:
         raise ValueError("the question is empty")
-    model = LoadedModel.load(config.serving.model_base_path)
-    probabilities, labels = model.predict([question])
-    print(json.dumps({"question": question, "predicted_label": labels[0],
-                      "probability_post": round(float(probabilities[0]), 4), "model_version": model.version}))
+    if args.in_process:
+        from serving.model_versions import LoadedModel
+        model = LoadedModel.load(config.serving.model_base_path)
+        probabilities, labels = model.predict([question])
+        label, probability, version = labels[0], float(probabilities[0]), model.version
+    else:
+        with make_client(config, args.transport) as client:
+            prediction = client.predict([question])[0]
+        label, probability, version = prediction.label, prediction.probability_post, prediction.model_version
+    print(json.dumps({"question": question, "predicted_label": label, "probability_post": round(probability, 4),
+                      "model_version": version}))
+
+
+def make_client(config: configs.Config, transport: str = "grpc"):
+    from serving.client import ModelClient
+    serving = config.serving
+    return ModelClient(serving.host, serving.model_name, serving.grpc_port, serving.rest_port, transport=transport,
+                       timeout=serving.request_timeout_seconds)
+
+
+def cmd_serve(config: configs.Config, args: argparse.Namespace) -> None:
+    """The local TensorFlow-Serving-protocol server over the serving directory."""
+    import logging
+
+    from serving.server import ModelServer, serve_forever
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    serving = config.serving
+    serve_forever(ModelServer(serving.model_name, serving.model_base_path, serving.host, serving.grpc_port,
+                              serving.rest_port, serving.poll_seconds))
+
+
+def cmd_app(config: configs.Config, args: argparse.Namespace) -> None:
+    """The Streamlit app (it reads the same config; the model server must be running)."""
+    import subprocess
+    app = Path(__file__).resolve().parent.parent / "app" / "app.py"
+    env = {**os.environ, configs.CONFIG_PATH_ENV: str(config.path)}
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", config.app.host,
+               "--server.port", str(config.app.port), "--server.headless", "true",
+               "--browser.gatherUsageStats", "false"]
+    print(f"app: http://{config.app.host}:{config.app.port}", flush=True)
+    raise SystemExit(subprocess.call(command, env=env))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,9 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--output", help="output CSV (default: <output_dir>/batch_inference.csv)")
     infer.add_argument("--batch-size", type=int, default=256)
     infer.set_defaults(func=cmd_infer)
-    predict = commands.add_parser("predict", help="predict one question with the pushed model")
+    predict = commands.add_parser("predict", help="predict one question (model server, or --in-process)")
     predict.add_argument("question")
+    predict.add_argument("--transport", choices=("grpc", "rest"), default="grpc")
+    predict.add_argument("--in-process", action="store_true", help="load the pushed model here instead")
     predict.set_defaults(func=cmd_predict)
+    commands.add_parser("serve", help="run the local TensorFlow-Serving-protocol model server").set_defaults(func=cmd_serve)
+    commands.add_parser("app", help="run the Streamlit app").set_defaults(func=cmd_app)
     return parser
 
 

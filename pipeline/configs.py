@@ -27,6 +27,8 @@ DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config.json"
 SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.json"
 ENV_PREFIX = "PPQ_"
 CONFIG_PATH_ENV = "PPQ_CONFIG"
+PREDICTIONS_FILE = "predictions.csv"
+SUMMARY_FILE = "metrics_summary.json"
 
 
 class ConfigError(ValueError):
@@ -74,6 +76,14 @@ class PipelineConfig:
     output_dir: Path
     enable_cache: bool
     beam_args: list[str]
+
+    @property
+    def predictions_path(self) -> Path:
+        return self.output_dir / PREDICTIONS_FILE
+
+    @property
+    def summary_path(self) -> Path:
+        return self.output_dir / SUMMARY_FILE
 
 
 @dataclasses.dataclass(frozen=True)

@@ -54,3 +54,21 @@ def pipeline_run(small_config_path: Path) -> dict:
     summary = reporting.write_report(config.pipeline.metadata_path, config.data.prepared_dir,
                                      config.pipeline.output_dir, config.data.random_seed)
     return {"config": config, "manifest": manifest, "seconds": seconds, "summary": summary}
+
+
+@pytest.fixture(scope="session")
+def model_server(pipeline_run):
+    """The local model server over the pipeline's pushed model, on free ports."""
+    from serving.server import ModelServer
+    serving = pipeline_run["config"].serving
+    server = ModelServer(serving.model_name, serving.model_base_path, "127.0.0.1", 0, 0, poll_seconds=0.5)
+    server.start()
+    yield server
+    server.stop(grace=1)
+
+
+def server_config(tmp: Path, server, **app) -> Path:
+    """A config whose serving section points at ``server`` (and at the small run's outputs)."""
+    return write_config(tmp, {**SMALL_OVERRIDES, "serving": {
+        "model_name": server.manager.model_name, "grpc_port": server.grpc_port, "rest_port": server.rest_port,
+        "request_timeout_seconds": 5.0}, "app": app or {"port": 8765}})

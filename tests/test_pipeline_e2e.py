@@ -61,7 +61,7 @@ def test_pushed_model_answers_through_serving_default(pipeline_run):
 
 def test_predictions_csv_covers_the_test_split_and_matches_serving(pipeline_run):
     config = pipeline_run["config"]
-    predictions = pd.read_csv(config.pipeline.output_dir / reporting.PREDICTIONS_FILE, keep_default_na=False)
+    predictions = pd.read_csv(config.pipeline.predictions_path, keep_default_na=False)
     assert predictions.columns.tolist() == reporting.PREDICTION_COLUMNS
     assert len(predictions) == pipeline_run["manifest"]["splits"]["test"]["rows"]
     test_split = pd.read_csv(config.data.prepared_dir / "test" / "data.csv", keep_default_na=False)
@@ -100,8 +100,8 @@ def test_metrics_summary_has_evaluator_metrics_and_the_baseline(pipeline_run):
 
 
 def test_cli_predicts_one_question_from_the_pushed_model(pipeline_run, small_config_path, capsys):
-    assert cli.main(["--config", str(small_config_path), "predict", "Is this compatible with a mac?"]) == 0
+    assert cli.main(["--config", str(small_config_path), "predict", "--in-process", "Is this compatible with a mac?"]) == 0
     out = capsys.readouterr().out
     assert '"predicted_label": "P' in out and '"model_version":' in out
-    assert cli.main(["--config", str(small_config_path), "predict", "   "]) == 2
+    assert cli.main(["--config", str(small_config_path), "predict", "--in-process", "   "]) == 2
     assert "the question is empty" in capsys.readouterr().err

@@ -1,0 +1,152 @@
+"""Client against the local TensorFlow-Serving-protocol server, over gRPC and REST, with a real model."""
+
+import shutil
+import threading
+import time
+
+import grpc
+import numpy as np
+import pytest
+import requests
+from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+import signatures
+from serving.client import ModelClient, ServingClientError
+from serving.model_versions import LoadedModel
+from serving.server import ModelServer
+
+QUESTIONS = ["Does this blender come with a travel cup?", "my drill battery died after 3 weeks, any fix?",
+             "Is the strap replaceable if I buy it?", "é 😀 日本語 mixed scripts"]
+
+
+def client_for(server, transport="grpc", **kw) -> ModelClient:
+    return ModelClient("127.0.0.1", server.manager.model_name, server.grpc_port, server.rest_port,
+                       transport=transport, timeout=5, **kw)
+
+
+@pytest.mark.parametrize("transport", ["grpc", "rest"])
+def test_predictions_equal_the_in_process_saved_model(model_server, transport):
+    expected_p, expected_labels = LoadedModel.load(model_server.manager.base_path).predict(QUESTIONS)
+    with client_for(model_server, transport) as client:
+        predictions = client.predict(QUESTIONS)
+    np.testing.assert_allclose([p.probability_post for p in predictions], expected_p, atol=1e-6)
+    assert [p.label for p in predictions] == expected_labels
+
+
+@pytest.mark.parametrize("transport", ["grpc", "rest"])
+def test_metadata_and_status_answer(model_server, transport):
+    version = model_server.manager.current.version
+    with client_for(model_server, transport) as client:
+        assert client.status() == [{"version": str(version), "state": "AVAILABLE",
+                                    "status": {"error_code": 0 if transport == "grpc" else "OK", "error_message": ""}}]
+        metadata = client.metadata()
+    assert metadata == {"version": version, "inputs": [signatures.QUESTION_INPUT],
+                        "outputs": sorted([signatures.LABEL_OUTPUT, signatures.PROBABILITY_OUTPUT])}
+
+
+def raw_predict(server, inputs: dict, name: str | None = None):
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = name or server.manager.model_name
+    for key, proto in inputs.items():
+        request.inputs[key].CopyFrom(proto)
+    with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+        return prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=5)
+
+
+def tensor(dtype, **values) -> tensor_pb2.TensorProto:
+    size = len(next(iter(values.values())))
+    shape = tensor_shape_pb2.TensorShapeProto(dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=size)])
+    return tensor_pb2.TensorProto(dtype=dtype, tensor_shape=shape, **values)
+
+
+@pytest.mark.parametrize("inputs, name, code", [
+    ({"question": tensor(types_pb2.DT_STRING, string_val=[b"hi"])}, "no_such_model", grpc.StatusCode.NOT_FOUND),
+    ({"text": tensor(types_pb2.DT_STRING, string_val=[b"hi"])}, None, grpc.StatusCode.INVALID_ARGUMENT),
+    ({"question": tensor(types_pb2.DT_FLOAT, float_val=[1.0])}, None, grpc.StatusCode.INVALID_ARGUMENT),
+])
+def test_bad_grpc_requests_get_a_status_not_a_crash(model_server, inputs, name, code):
+    with pytest.raises(grpc.RpcError) as info:
+        raw_predict(model_server, inputs, name)
+    assert info.value.code() == code and info.value.details()
+    with client_for(model_server) as client:
+        assert client.predict(["still answering?"])[0].label in ("Pre", "Post")
+
+
+@pytest.mark.parametrize("path, body, status", [
+    ("/v1/models/no_such_model:predict", {"instances": ["x"]}, 404),
+    ("/v1/models/{name}:predict", {"instances": [{"text": "x"}]}, 400),
+    ("/v1/models/{name}:predict", {"instances": [1.5, 2.5]}, 400),
+    ("/v1/models/{name}:predict", b"{not json", 400),
+    ("/v1/models/{name}:predict", {"signature_name": "nope", "instances": ["x"]}, 400),
+])
+def test_bad_rest_requests_get_tf_serving_statuses(model_server, path, body, status):
+    url = f"http://127.0.0.1:{model_server.rest_port}" + path.format(name=model_server.manager.model_name)
+    response = requests.post(url, **({"data": body} if isinstance(body, bytes) else {"json": body}), timeout=5)
+    assert response.status_code == status and response.json()["error"]
+
+
+def test_rest_columnar_format_and_empty_batch(model_server):
+    url = f"http://127.0.0.1:{model_server.rest_port}/v1/models/{model_server.manager.model_name}:predict"
+    outputs = requests.post(url, json={"inputs": {"question": QUESTIONS[:2]}}, timeout=5).json()["outputs"]
+    assert len(outputs[signatures.PROBABILITY_OUTPUT]) == 2 and len(outputs[signatures.LABEL_OUTPUT]) == 2
+    assert requests.post(url, json={"instances": []}, timeout=5).json() == {"predictions": []}
+
+
+def test_client_refuses_empty_and_overlong_questions_before_calling(model_server):
+    with client_for(model_server) as client:
+        for bad in ([""], ["   "], ["x" * 2001], []):
+            with pytest.raises(ServingClientError) as info:
+                client.predict(bad)
+            assert info.value.kind == "invalid_argument"
+
+
+@pytest.mark.parametrize("transport", ["grpc", "rest"])
+def test_server_down_is_reported_as_unavailable_after_retries(transport):
+    client = ModelClient("127.0.0.1", "prepost", grpc_port=1, rest_port=1, transport=transport, timeout=1,
+                         retries=2, backoff=0.01)
+    with pytest.raises(ServingClientError) as info:
+        client.predict(["hello?"])
+    assert info.value.kind == "unavailable" and "3 tries" in str(info.value)
+
+
+def test_hot_reload_serves_a_new_version_without_failed_requests(pipeline_run, tmp_path):
+    source_base = pipeline_run["config"].serving.model_base_path
+    version = LoadedModel.load(source_base).version
+    base = tmp_path / "models" / "prepost"
+    shutil.copytree(source_base / str(version), base / str(version))
+    server = ModelServer("prepost", base, "127.0.0.1", 0, 0, poll_seconds=0.5)
+    server.start()
+    failures, versions, stop = [], [], threading.Event()
+
+    def hammer() -> None:
+        with client_for(server) as client:
+            while not stop.is_set():
+                try:
+                    versions.append(client.predict(["is it waterproof?"])[0].model_version)
+                except ServingClientError as error:
+                    failures.append(error)
+    worker = threading.Thread(target=hammer)
+    worker.start()
+    try:
+        time.sleep(1)
+        staging = tmp_path / "staging"
+        shutil.copytree(source_base / str(version), staging)
+        staging.rename(base / str(version + 1))  # a complete version appears at once
+        pushed = time.monotonic()
+        while server.manager.current.version != version + 1 and time.monotonic() - pushed < 15:
+            time.sleep(0.1)
+        reload_seconds = time.monotonic() - pushed
+        broken = base / str(version + 2)
+        broken.mkdir()
+        (broken / "saved_model.pb").write_bytes(b"not a SavedModel")
+        time.sleep(2)
+    finally:
+        stop.set()
+        worker.join()
+        statuses = client_for(server).status()
+        server.stop(grace=1)
+    assert not failures and versions[0] == version and versions[-1] == version + 1
+    assert reload_seconds < 0.5 + 10, reload_seconds  # poll interval + load time
+    assert server.manager.current.version == version + 1  # the broken version is not served
+    assert {s["version"]: s["state"] for s in statuses} == {str(version + 1): "AVAILABLE", str(version + 2): "END"}
