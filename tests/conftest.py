@@ -67,8 +67,11 @@ def model_server(pipeline_run):
     server.stop(grace=1)
 
 
-def server_config(tmp: Path, server, **app) -> Path:
-    """A config whose serving section points at ``server`` (and at the small run's outputs)."""
-    return write_config(tmp, {**SMALL_OVERRIDES, "serving": {
+def server_config(tmp: Path, server, results: Path | None = None, **app) -> Path:
+    """A config whose serving section points at ``server``, reading pipeline results from ``results``."""
+    overrides = {**SMALL_OVERRIDES, "serving": {
         "model_name": server.manager.model_name, "grpc_port": server.grpc_port, "rest_port": server.rest_port,
-        "request_timeout_seconds": 5.0}, "app": app or {"port": 8765}})
+        "request_timeout_seconds": 5.0}, "app": app or {"port": 8765}}
+    if results:
+        overrides["pipeline"] = {"output_dir": str(results)}
+    return write_config(tmp, overrides)

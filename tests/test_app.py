@@ -1,0 +1,113 @@
+"""The Streamlit app: its logic with AppTest, and a real browser (Debian's Chromium via Playwright)."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT, server_config
+
+APP = str(ROOT / "app" / "app.py")
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture
+def app_env(model_server, pipeline_run, tmp_path, monkeypatch):
+    results = pipeline_run["config"].pipeline.output_dir
+    monkeypatch.setenv("PPQ_CONFIG", str(server_config(tmp_path, model_server, results)))
+
+
+def run_app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=60).run()
+
+
+def test_question_gets_label_probability_and_confidence_bar(app_env):
+    app = run_app()
+    assert "answering: version" in app.sidebar.success[0].value
+    app.text_area(key="question").input("Does this tent come with a footprint?")
+    app.button(key="predict").click().run()
+    assert not app.exception
+    assert app.subheader[0].value.startswith(("Prediction: Pre", "Prediction: Post"))
+    assert 0.0 <= float(app.metric[0].value) <= 1.0
+    assert "confidence" in app.get("progress")[0].proto.text
+
+
+@pytest.mark.parametrize("question, message", [("   ", "Type a question first."), ("x" * 2001, "the limit is 2000")])
+def test_empty_and_overlong_questions_get_a_message(app_env, question, message):
+    app = run_app()
+    app.text_area(key="question").input(question)
+    app.button(key="predict").click().run()
+    assert message in app.warning[0].value
+    assert not [s for s in app.subheader if s.value.startswith("Prediction")]
+
+
+def test_server_down_shows_a_message_and_a_retry(tmp_path, monkeypatch, model_server):
+    class Dead:  # a server address where nothing listens
+        manager, grpc_port, rest_port = model_server.manager, 1, 2
+    monkeypatch.setenv("PPQ_CONFIG", str(server_config(tmp_path, Dead)))
+    app = run_app()
+    assert "not answering" in app.sidebar.error[0].value
+    app.text_area(key="question").input("is it loud?")
+    app.button(key="predict").click().run()
+    assert not app.exception and "is not answering" in app.error[0].value
+    assert any(b.label == "Retry" for b in app.button)
+
+
+def test_model_tab_shows_version_signature_and_metrics(app_env, model_server):
+    app = run_app()
+    texts = " ".join(m.value for m in app.markdown)
+    assert f"version **{model_server.manager.current.version}**" in texts and "serving_default" in texts
+    assert app.get("arrow_vega_lite_chart") or app.get("vega_lite_chart")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_browser_question_gets_an_answer_from_the_server(model_server, tmp_path):
+    """Start the real app, type a question in Chromium, press Predict, see label and probability."""
+    from playwright.sync_api import sync_playwright
+    assert Path(CHROMIUM).exists(), "run ./run.sh test: it installs Debian's chromium"
+    port = free_port()
+    config = server_config(tmp_path, model_server, host="127.0.0.1", port=port)
+    env = {**os.environ, "PPQ_CONFIG": str(config)}
+    app = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "app"], cwd=ROOT, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline and app.poll() is None, "the app did not start"
+            time.sleep(0.5)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync"])
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto(f"http://127.0.0.1:{port}", timeout=60_000)
+            page.get_by_label("Customer question").fill("My vacuum filter cracked after 2 weeks, where do I get a new one?")
+            page.get_by_role("button", name="Predict").click()
+            for text in ("Prediction:", "P(Post)", "model version"):
+                page.get_by_text(text).first.wait_for(timeout=60_000)
+            body = page.inner_text("body")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "app_prediction.png"), full_page=True)
+            browser.close()
+        assert "Prediction: Post" in body or "Prediction: Pre" in body
+        assert "P(Post)" in body and "confidence" in body
+    finally:
+        app.terminate()
+        app.wait(timeout=10)
