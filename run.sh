@@ -90,6 +90,11 @@ case "${1:-main}" in
     ensure_chromium
     exec "$PY" -m pytest "$@"
     ;;
+  bench-serving)
+    shift
+    ensure_env
+    exec "$PY" -m bench.serving_bench "$@"
+    ;;
   lock)
     ensure_env
     "$VENV/bin/uv" pip compile requirements.in --python-version 3.10 --python-platform x86_64-manylinux_2_36 -o requirements.lock
