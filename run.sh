@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
-VENV="$ROOT/.venv"
+VENV="${PPQ_VENV:-$ROOT/.venv}"  # the Docker image sets PPQ_VENV=/opt/venv
 PY="$VENV/bin/python"
 export TF_USE_LEGACY_KERAS=1 TF_CPP_MIN_LOG_LEVEL=3 PYTHONWARNINGS="ignore::FutureWarning" PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
@@ -35,12 +35,11 @@ find_python310() {
   return 1
 }
 
-# The virtual environment, synced to requirements.lock whenever the lock file changes.
+# Install each lock file into the virtual environment when it changed since its last install.
+# The Docker image runs the same INSTALL_LOCK command (a test holds the two together).
+INSTALL_LOCK='"$VENV/bin/uv" pip install --quiet --python "$PY" -r "$lock"'
 ensure_env() {
-  local want have=""
-  want=$(sha256sum requirements.lock | cut -d' ' -f1)
-  [ -f "$VENV/.lock.sha256" ] && have=$(cat "$VENV/.lock.sha256")
-  [ "$want" = "$have" ] && [ -x "$PY" ] && return 0
+  local lock want stamp
   if [ ! -x "$PY" ] || ! is_py310 "$PY"; then
     local python
     python=$(find_python310)
@@ -48,11 +47,18 @@ ensure_env() {
     rm -rf "$VENV"
     "$python" -m venv "$VENV"
   fi
-  say "installing the pinned dependencies from requirements.lock (uv)"
-  "$PY" -m pip install -q --disable-pip-version-check "$(grep '^uv==' requirements.lock)"
-  "$VENV/bin/uv" pip sync -q --python "$PY" requirements.lock
-  echo "$want" > "$VENV/.lock.sha256"
+  for lock in "$@"; do
+    want=$(sha256sum "$lock" | cut -d' ' -f1)
+    stamp="$VENV/.$lock.sha256"
+    [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && continue
+    say "installing the pinned dependencies from $lock (uv)"
+    [ -x "$VENV/bin/uv" ] || "$PY" -m pip install -q --disable-pip-version-check "$(grep '^uv==' requirements.lock)"
+    eval "$INSTALL_LOCK"
+    echo "$want" > "$stamp"
+  done
 }
+RUNTIME_LOCKS=(requirements.lock)
+TEST_LOCKS=(requirements.lock requirements-dev.lock)
 
 # Debian's Chromium for the browser test (Playwright's own browser download cannot work offline).
 ensure_chromium() {
@@ -80,27 +86,29 @@ serve_and_app() {
 
 case "${1:-main}" in
   main)
-    ensure_env
+    ensure_env "${RUNTIME_LOCKS[@]}"
     "$PY" -m pipeline.cli pipeline
     serve_and_app
     ;;
   test)
     shift
-    ensure_env
+    ensure_env "${TEST_LOCKS[@]}"
     ensure_chromium
     exec "$PY" -m pytest "$@"
     ;;
   bench-serving)
     shift
-    ensure_env
+    ensure_env "${RUNTIME_LOCKS[@]}"
     exec "$PY" -m bench.serving_bench "$@"
     ;;
   lock)
-    ensure_env
-    "$VENV/bin/uv" pip compile requirements.in --python-version 3.10 --python-platform x86_64-manylinux_2_36 -o requirements.lock
+    ensure_env "${RUNTIME_LOCKS[@]}"
+    for name in requirements requirements-dev; do
+      "$VENV/bin/uv" pip compile "$name.in" --python-version 3.10 --python-platform x86_64-manylinux_2_36 -o "$name.lock"
+    done
     ;;
   *)
-    ensure_env
+    ensure_env "${RUNTIME_LOCKS[@]}"
     exec "$PY" -m pipeline.cli "$@"
     ;;
 esac

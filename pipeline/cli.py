@@ -125,6 +125,12 @@ def cmd_app(config: configs.Config, args: argparse.Namespace) -> None:
     raise SystemExit(subprocess.call(command, env=env))
 
 
+def cmd_compile_kubeflow(config: configs.Config, args: argparse.Namespace) -> None:
+    from pipeline import kubeflow_v2_runner
+    path = kubeflow_v2_runner.compile_pipeline(config)
+    print(f"Kubeflow V2 pipeline spec: {path} (image {config.kubeflow.image}, root {config.kubeflow.pipeline_root})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="run.sh", description="Pre/Post purchase question classifier (TFX).")
     parser.add_argument("--config", help="config file (default: config.json, or $PPQ_CONFIG)")
@@ -148,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.set_defaults(func=cmd_predict)
     commands.add_parser("serve", help="run the local TensorFlow-Serving-protocol model server").set_defaults(func=cmd_serve)
     commands.add_parser("app", help="run the Streamlit app").set_defaults(func=cmd_app)
+    commands.add_parser("compile-kubeflow", help="compile the pipeline for Kubeflow Pipelines / Vertex AI (JSON)"
+                        ).set_defaults(func=cmd_compile_kubeflow)
     return parser
 
 

@@ -109,6 +109,16 @@ class AppConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class KubeflowConfig:
+    """Where the compiled pipeline runs: the image and the cluster's storage (not this machine's)."""
+    image: str
+    pipeline_root: str
+    data_root: str
+    serving_dir: str
+    output_file: Path
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     data: DataConfig
     model: ModelConfig
@@ -116,6 +126,7 @@ class Config:
     pipeline: PipelineConfig
     serving: ServingConfig
     app: AppConfig
+    kubeflow: KubeflowConfig
     path: Path
 
     def to_dict(self) -> dict[str, Any]:
@@ -126,9 +137,10 @@ class Config:
 
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "evaluator": EvaluatorConfig,
-             "pipeline": PipelineConfig, "serving": ServingConfig, "app": AppConfig}
+             "pipeline": PipelineConfig, "serving": ServingConfig, "app": AppConfig,
+             "kubeflow": KubeflowConfig}
 _PATH_KEYS = {("data", "prepared_dir"), ("pipeline", "root"), ("pipeline", "metadata_path"),
-              ("pipeline", "output_dir"), ("serving", "model_dir")}
+              ("pipeline", "output_dir"), ("serving", "model_dir"), ("kubeflow", "output_file")}
 
 
 def is_url(source: str) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
@@ -13,31 +12,7 @@ from components import data_preparation
 from pipeline import pipeline
 from pipeline.configs import Config
 
-PREPROCESSING_MODULE = Path(__file__).resolve().parent.parent / "preprocessing.py"
-TRAINER_MODULE = Path(__file__).resolve().parent.parent / "trainer.py"
-
-
-def pipeline_kwargs(config: Config, train_rows: int, eval_rows: int) -> dict:
-    """Arguments of pipeline.create_pipeline that every runner shares."""
-    model = config.model
-    return {
-        "pipeline_name": config.pipeline.name,
-        "preprocessing_module": str(PREPROCESSING_MODULE),
-        "trainer_module": str(TRAINER_MODULE),
-        "transform_config": {"vocab_size": model.vocab_size, "sequence_length": model.sequence_length},
-        "trainer_config": {"vocab_size": model.vocab_size, "sequence_length": model.sequence_length,
-                           "embedding_dim": model.embedding_dim, "conv_filters": model.conv_filters,
-                           "hidden_units": model.hidden_units, "dropout": model.dropout, "epochs": model.epochs,
-                           "batch_size": model.batch_size, "learning_rate": model.learning_rate,
-                           "random_seed": config.data.random_seed},
-        "train_steps": max(1, math.ceil(train_rows * model.epochs / model.batch_size)),
-        "eval_steps": max(1, math.ceil(eval_rows / model.batch_size)),
-        "eval_thresholds": {"min_auc": config.evaluator.min_auc,
-                            "min_binary_accuracy": config.evaluator.min_binary_accuracy,
-                            "max_auc_drop": config.evaluator.max_auc_drop},
-        "enable_cache": config.pipeline.enable_cache,
-        "beam_pipeline_args": list(config.pipeline.beam_args),
-    }
+PROJECT_DIR = Path(__file__).resolve().parent.parent  # where preprocessing.py and trainer.py live
 
 
 def build(config: Config) -> tfx.dsl.Pipeline:
@@ -52,7 +27,8 @@ def build(config: Config) -> tfx.dsl.Pipeline:
         serving_model_dir=str(config.serving.model_base_path),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             str(config.pipeline.metadata_path)),
-        **pipeline_kwargs(config, manifest["splits"]["train"]["rows"], manifest["splits"]["eval"]["rows"]),
+        **pipeline.arguments_from_config(config, str(PROJECT_DIR), manifest["splits"]["train"]["rows"],
+                                         manifest["splits"]["eval"]["rows"]),
     )
 
 

@@ -7,6 +7,9 @@ and BulkInferrer on the test split with the blessed model.
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
@@ -14,8 +17,37 @@ from tfx import v1 as tfx
 import features
 import signatures
 from components.anomalies_gate import AnomaliesGate
+from pipeline.configs import Config
 
 SPLITS = ("train", "eval", "test")
+
+
+def arguments_from_config(config: Config, module_dir: str | None, train_rows: int, eval_rows: int) -> dict[str, Any]:
+    """The create_pipeline arguments every runner shares; runners add where data, models and metadata live.
+
+    With ``module_dir`` the Transform and Trainer code are module files (TFX packages them, and a change to
+    them invalidates the cache: right for local runs); without it they are import paths, which a container
+    image that has the modules on PYTHONPATH resolves (right for Kubeflow).
+    """
+    model = config.model
+    return {
+        "pipeline_name": config.pipeline.name,
+        "preprocessing_fn": f"{module_dir}/preprocessing.py" if module_dir else "preprocessing.preprocessing_fn",
+        "run_fn": f"{module_dir}/trainer.py" if module_dir else "trainer.run_fn",
+        "transform_config": {"vocab_size": model.vocab_size, "sequence_length": model.sequence_length},
+        "trainer_config": {"vocab_size": model.vocab_size, "sequence_length": model.sequence_length,
+                           "embedding_dim": model.embedding_dim, "conv_filters": model.conv_filters,
+                           "hidden_units": model.hidden_units, "dropout": model.dropout, "epochs": model.epochs,
+                           "batch_size": model.batch_size, "learning_rate": model.learning_rate,
+                           "random_seed": config.data.random_seed},
+        "train_steps": max(1, math.ceil(train_rows * model.epochs / model.batch_size)),
+        "eval_steps": max(1, math.ceil(eval_rows / model.batch_size)),
+        "eval_thresholds": {"min_auc": config.evaluator.min_auc,
+                            "min_binary_accuracy": config.evaluator.min_binary_accuracy,
+                            "max_auc_drop": config.evaluator.max_auc_drop},
+        "enable_cache": config.pipeline.enable_cache,
+        "beam_pipeline_args": list(config.pipeline.beam_args),
+    }
 
 
 def eval_config(min_auc: float, min_binary_accuracy: float, max_auc_drop: float) -> tfma.EvalConfig:
@@ -49,12 +81,17 @@ def eval_config(min_auc: float, min_binary_accuracy: float, max_auc_drop: float)
     )
 
 
+def _user_code(location: str, function_arg: str) -> dict[str, str]:
+    """A ``.py`` path becomes ``module_file``; anything else is an import path of the function."""
+    return {"module_file": location} if location.endswith(".py") else {function_arg: location}
+
+
 def create_pipeline(
     pipeline_name: str,
     pipeline_root: str,
     data_path: str,
-    preprocessing_module: str,
-    trainer_module: str,
+    preprocessing_fn: str,
+    run_fn: str,
     transform_config: dict,
     trainer_config: dict,
     train_steps: int,
@@ -80,14 +117,14 @@ def create_pipeline(
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
-        module_file=preprocessing_module,
+        **_user_code(preprocessing_fn, "preprocessing_fn"),
         custom_config=transform_config,
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
     )
     transform.add_upstream_node(anomalies_gate)
 
     trainer = tfx.components.Trainer(
-        module_file=trainer_module,
+        **_user_code(run_fn, "run_fn"),
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],

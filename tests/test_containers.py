@@ -1,0 +1,77 @@
+"""Dockerfile and docker-compose.yml, checked statically (no Docker engine on these machines)."""
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from pipeline import configs
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE_SCHEMA = ROOT / "tests" / "schemas" / "compose-spec.json"  # from the compose-spec repository (Apache-2.0)
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def config() -> configs.Config:
+    return configs.load(ROOT / "config.json", environ={})
+
+
+def test_dockerfile_passes_hadolint_with_nothing_above_info():
+    hadolint = shutil.which("hadolint") or str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "hadolint")
+    result = subprocess.run([hadolint, "--failure-threshold", "info", str(ROOT / "Dockerfile")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_installs_exactly_what_run_sh_installs():
+    run_sh = (ROOT / "run.sh").read_text()
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    install = re.search(r"^INSTALL_LOCK='(.+)'$", run_sh, re.M).group(1)
+    in_image = install.replace("$VENV", "/opt/venv").replace("$PY", "/opt/venv/bin/python")
+    assert in_image in dockerfile
+    assert "COPY requirements.lock ./" in dockerfile and "RUN lock=requirements.lock" in dockerfile
+    assert "RUNTIME_LOCKS=(requirements.lock)" in run_sh
+    uv_pin = re.search(r"^uv==(\S+)$", (ROOT / "requirements.lock").read_text(), re.M).group(1)
+    assert f"ARG UV_VERSION={uv_pin}" in dockerfile
+
+
+def test_image_is_multi_stage_non_root_with_runnable_run_sh_and_healthcheck():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    bases = re.findall(r"^FROM (\S+)", dockerfile, re.M)
+    assert len(bases) == 2 and all(b == "python:3.10.13-slim-bookworm" for b in bases)
+    assert re.search(r"^USER 10001$", dockerfile, re.M) and "chmod 0755 run.sh" in dockerfile
+    assert "HEALTHCHECK" in dockerfile and "_stcore/health" in dockerfile
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".venv", "outputs", "tests", "requirements-dev.lock", ".git"} <= set(ignored)
+
+
+def test_compose_file_is_valid_against_the_compose_specification():
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    jsonschema.validate(compose(), schema, cls=jsonschema.Draft7Validator)
+
+
+def test_compose_services_agree_with_config():
+    services, cfg = compose()["services"], config()
+    assert set(services) == {"pipeline", "serving", "app"}
+    serving = services["serving"]
+    assert serving["image"] == "tensorflow/serving:2.16.1"  # the project's TensorFlow is 2.16
+    assert serving["environment"]["MODEL_NAME"] == cfg.serving.model_name
+    assert serving["ports"] == [f"127.0.0.1:{cfg.serving.grpc_port}:8500", f"127.0.0.1:{cfg.serving.rest_port}:8501"]
+    assert serving["depends_on"]["pipeline"]["condition"] == "service_completed_successfully"
+    # The pipeline pushes to /app/<serving.model_dir>; serving reads the same volume folder.
+    model_dir = cfg.serving.model_dir.relative_to(ROOT / "outputs")
+    assert services["pipeline"]["volumes"] == ["outputs:/app/outputs"]
+    assert serving["volumes"] == ["outputs:/outputs:ro"]
+    assert serving["environment"]["MODEL_BASE_PATH"] == f"/outputs/{model_dir}"
+    app = services["app"]
+    assert app["environment"]["PPQ_SERVING__HOST"] == "serving" and cfg.serving.grpc_port == 8500
+    assert app["ports"] == [f"127.0.0.1:{cfg.app.port}:{cfg.app.port}"]
+    assert app["depends_on"]["serving"]["condition"] == "service_healthy"
+    assert "outputs" in compose()["volumes"]
