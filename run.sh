@@ -101,6 +101,11 @@ case "${1:-main}" in
     ensure_env "${RUNTIME_LOCKS[@]}"
     exec "$PY" -m bench.serving_bench "$@"
     ;;
+  bench)
+    shift
+    ensure_env "${RUNTIME_LOCKS[@]}"
+    exec "$PY" -m bench.run_bench "$@"
+    ;;
   lock)
     ensure_env "${RUNTIME_LOCKS[@]}"
     for name in requirements requirements-dev; do

@@ -41,8 +41,9 @@ def build_model(hp: dict[str, Any]) -> tf.keras.Model:
     """
     ids = tf.keras.Input(shape=(hp["sequence_length"],), dtype=tf.int64, name=QUESTION_XF)
     embedded = tf.keras.layers.Embedding(hp["vocab_size"] + 2, hp["embedding_dim"], name="embedding")(ids)
-    mask = tf.keras.layers.Lambda(lambda x: tf.cast(tf.not_equal(x, 0), tf.float32), name="mask")(ids)
-    average = tf.keras.layers.GlobalAveragePooling1D(name="mean_of_words")(embedded, mask=mask)
+    # Padding (id 0) has its own learned vector, so a plain average needs no mask (and no Lambda layer,
+    # which would tie the saved Keras model to this module).
+    average = tf.keras.layers.GlobalAveragePooling1D(name="mean_of_words")(embedded)
     phrases = tf.keras.layers.Conv1D(hp["conv_filters"], 3, padding="same", activation="relu", name="phrases")(embedded)
     phrase_max = tf.keras.layers.GlobalMaxPooling1D(name="strongest_phrases")(phrases)
     hidden = tf.keras.layers.Concatenate()([average, phrase_max])

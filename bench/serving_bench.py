@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -57,6 +56,41 @@ def measure(make_call: Callable[[], Callable[[], object]], clients: int, seconds
             "per_second": pooled.size / elapsed}
 
 
+def run_serving_bench(base: Path, model_name: str, seconds: float, client_counts: list[int]) -> list[dict]:
+    """In-process, gRPC and REST rows for each client count, with p50 ratios to in-process."""
+    model = LoadedModel.load(base)
+    server = ModelServer(model_name, base, "127.0.0.1", 0, 0, poll_seconds=60)
+    server.start()
+
+    def client_call(transport: str) -> Callable[[], Callable[[], object]]:
+        def make() -> Callable[[], object]:
+            client = ModelClient("127.0.0.1", model_name, server.grpc_port, server.rest_port,
+                                 transport=transport, timeout=30, retries=0)
+            return lambda: client.predict([QUESTION])
+        return make
+    ways = {"in-process": lambda: (lambda: model.predict([QUESTION])), "gRPC": client_call("grpc"),
+            "REST": client_call("rest")}
+    rows = []
+    try:
+        for clients in client_counts:
+            for name, make in ways.items():
+                print(f"bench: serving {name:10s} {clients:2d} client(s) for {seconds:g} s", flush=True)
+                rows.append({"way": name, **measure(make, clients, seconds)})
+    finally:
+        server.stop(grace=1)
+    in_process = {r["clients"]: r for r in rows if r["way"] == "in-process"}
+    for row in rows:
+        row["p50_vs_in_process"] = row["p50_ms"] / in_process[row["clients"]]["p50_ms"]
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    lines = [f"{'way':10s} {'clients':>7s} {'p50 ms':>8s} {'p99 ms':>8s} {'per s':>8s} {'errors':>6s} {'p50 ratio':>9s}"]
+    lines += [f"{r['way']:10s} {r['clients']:7d} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['per_second']:8.0f} "
+              f"{r['errors']:6d} {r['p50_vs_in_process']:9.2f}" for r in rows]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="per measurement")
@@ -64,37 +98,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("outputs/bench/serving.json"))
     args = parser.parse_args()
     config = configs.load()
-    base = config.serving.model_base_path
-    model = LoadedModel.load(base)
-    server = ModelServer(config.serving.model_name, base, "127.0.0.1", 0, 0, poll_seconds=60)
-    server.start()
-    rows = []
-    try:
-        def client_call(transport: str) -> Callable[[], Callable[[], object]]:
-            def make() -> Callable[[], object]:
-                client = ModelClient("127.0.0.1", config.serving.model_name, server.grpc_port, server.rest_port,
-                                     transport=transport, timeout=30, retries=0)
-                return lambda: client.predict([QUESTION])
-            return make
-        ways = {"in-process": lambda: (lambda: model.predict([QUESTION])), "gRPC": client_call("grpc"),
-                "REST": client_call("rest")}
-        for clients in args.clients:
-            for name, make in ways.items():
-                print(f"bench: {name:10s} {clients:2d} client(s) for {args.seconds:.0f} s ...", flush=True)
-                rows.append({"way": name, **measure(make, clients, args.seconds)})
-    finally:
-        server.stop(grace=1)
-    in_process = {r["clients"]: r for r in rows if r["way"] == "in-process"}
-    for row in rows:
-        row["p50_vs_in_process"] = row["p50_ms"] / in_process[row["clients"]]["p50_ms"]
-    print(f"\n{'way':10s} {'clients':>7s} {'p50 ms':>8s} {'p99 ms':>8s} {'per s':>8s} {'errors':>6s} {'p50 ratio':>9s}")
-    for r in rows:
-        print(f"{r['way']:10s} {r['clients']:7d} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['per_second']:8.0f} "
-              f"{r['errors']:6d} {r['p50_vs_in_process']:9.2f}")
+    rows = run_serving_bench(config.serving.model_base_path, config.serving.model_name, args.seconds, args.clients)
+    print("\n" + format_table(rows))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"model_version": model.version, "seconds_each": args.seconds, "rows": rows,
-                                    "median_in_process_ms": statistics.median(r["p50_ms"] for r in in_process.values())},
-                                   indent=2) + "\n")
+    args.out.write_text(json.dumps({"seconds_each": args.seconds, "rows": rows}, indent=2) + "\n")
     print(f"\nwrote {args.out}")
 
 

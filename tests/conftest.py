@@ -21,6 +21,8 @@ SMALL_OVERRIDES = {
     "model": {"vocab_size": 500, "sequence_length": 24, "embedding_dim": 8, "conv_filters": 8,
               "hidden_units": 8, "epochs": 2, "batch_size": 32},
     "evaluator": {"min_auc": 0.5, "min_binary_accuracy": 0.4, "max_auc_drop": 0.5},
+    # The one pipeline run of the suite uses Beam's DirectRunner in multi-processing mode (one worker per core).
+    "pipeline": {"beam_args": ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]},
 }
 
 
