@@ -101,6 +101,15 @@ case "${1:-main}" in
     ensure_env "${RUNTIME_LOCKS[@]}"
     exec "$PY" -m bench.serving_bench "$@"
     ;;
+  soak)
+    shift
+    ensure_env "${RUNTIME_LOCKS[@]}"
+    exec "$PY" -m bench.soak "$@"
+    ;;
+  audit)
+    ensure_env "${TEST_LOCKS[@]}"
+    exec "$VENV/bin/pip-audit" --strict --requirement requirements.lock --no-deps --disable-pip --progress-spinner off
+    ;;
   bench)
     shift
     ensure_env "${RUNTIME_LOCKS[@]}"

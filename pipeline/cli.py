@@ -42,6 +42,9 @@ def _report(config: configs.Config, extra: dict) -> None:
     summary = reporting.write_report(config.pipeline.metadata_path, config.data.prepared_dir,
                                      config.pipeline.output_dir, config.data.random_seed, extra)
     print(f"model blessed: {summary['blessed']}; pushed to: {summary['pushed_model_dir'] or 'nothing pushed'}")
+    if not summary["blessed"]:
+        print("the new model did not pass the Evaluator's thresholds (see the metrics summary); "
+              "the previously pushed version, if any, stays in service")
     test = summary["test_split"]
     if "tfx_model" in test:
         print(f"test AUC: TFX model {test['tfx_model']['auc']:.4f}, "

@@ -11,6 +11,7 @@ from tfx import v1 as tfx
 from components import data_preparation
 from pipeline import pipeline
 from pipeline.configs import Config
+from serving import model_versions
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent  # where preprocessing.py and trainer.py live
 
@@ -35,6 +36,8 @@ def build(config: Config) -> tfx.dsl.Pipeline:
 def run(config: Config) -> float:
     """Run the whole pipeline; return its wall time in seconds."""
     logging.set_verbosity(logging.INFO)
+    for folder in model_versions.remove_incomplete_versions(config.serving.model_base_path):
+        print(f"pipeline: removed {folder}, an incomplete push left by an interrupted run")
     started = time.monotonic()
     tfx.orchestration.LocalDagRunner().run(build(config))
     return time.monotonic() - started

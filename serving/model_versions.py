@@ -7,6 +7,7 @@ positive integer; the highest complete version is the one served.
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,22 @@ def list_versions(base_path: Path) -> list[int]:
         return []
     return sorted(int(p.name) for p in base_path.iterdir()
                   if p.name.isdigit() and int(p.name) > 0 and (p / "saved_model.pb").is_file())
+
+
+def remove_incomplete_versions(base_path: Path) -> list[Path]:
+    """Delete version folders a killed push left behind (no saved_model.pb or no variables index).
+
+    TFX's Pusher copies saved_model.pb last, so a push cut short leaves a folder
+    without it; TensorFlow Serving would try (and fail) to load such a folder.
+    Run before a pipeline run, never while a push is in progress.
+    """
+    removed = []
+    for folder in sorted(base_path.iterdir()) if base_path.is_dir() else []:
+        complete = (folder / "saved_model.pb").is_file() and (folder / "variables" / "variables.index").is_file()
+        if folder.is_dir() and folder.name.isdigit() and not complete:
+            shutil.rmtree(folder)
+            removed.append(folder)
+    return removed
 
 
 def latest_version(base_path: Path) -> int:

@@ -77,3 +77,19 @@ def server_config(tmp: Path, server, results: Path | None = None, **app) -> Path
     if results:
         overrides["pipeline"] = {"output_dir": str(results)}
     return write_config(tmp, overrides)
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def standalone_server_config(tmp: Path, pipeline_run: dict) -> Path:
+    """A config for a model server process of its own (free ports) over the pipeline's pushed models."""
+    config = pipeline_run["config"]
+    return write_config(tmp, {**SMALL_OVERRIDES,
+                              "serving": {"model_dir": str(config.serving.model_dir), "grpc_port": free_port(),
+                                          "rest_port": free_port(), "request_timeout_seconds": 5.0},
+                              "pipeline": {"output_dir": str(config.pipeline.output_dir)}})

@@ -1,7 +1,6 @@
 """The Streamlit app: its logic with AppTest, and a real browser (Debian's Chromium via Playwright)."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,7 +10,7 @@ import pytest
 import requests
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT, server_config
+from tests.conftest import ROOT, free_port, server_config
 
 APP = str(ROOT / "app" / "app.py")
 CHROMIUM = "/usr/bin/chromium"
@@ -65,12 +64,6 @@ def test_model_tab_shows_version_signature_and_metrics(app_env, model_server):
     texts = " ".join(m.value for m in app.markdown)
     assert f"version **{model_server.manager.current.version}**" in texts and "serving_default" in texts
     assert app.get("arrow_vega_lite_chart") or app.get("vega_lite_chart")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_browser_question_gets_an_answer_from_the_server(model_server, tmp_path):

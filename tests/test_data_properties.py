@@ -1,0 +1,95 @@
+"""Property-based tests: random and malformed CSVs into data preparation.
+
+Whatever the file holds, preparation either stops with a DataError that names
+the problem, or succeeds with every raw row accounted for (kept or dropped and
+counted) and clean, disjoint, label-stratified splits. Never another exception.
+"""
+
+import csv
+import gzip
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from components import data_preparation as dp
+from pipeline import configs
+
+ROOT = Path(__file__).resolve().parent.parent
+RAW_CONFIG = json.loads((ROOT / "config.json").read_text())
+
+questions = st.one_of(
+    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=80),
+    st.sampled_from(["", "   ", "\n", "NaN", "nan", "None", "NULL", "did it\ncome with\r\na cable?", "a,b,\"c\"",
+                     "😀 日本語 é", "x" * 2500]),
+)
+labels = st.sampled_from(["Pre", "Post", " Post ", "Pre "])
+rows = st.lists(st.tuples(questions, labels), min_size=0, max_size=40)
+OUTCOMES = {"prepared": 0, "refused": 0}
+
+
+def render(data: list[tuple[str, str]], columns: list[str], extra: bool, duplicate: bool, bad_label: bool) -> bytes:
+    """A CSV of ``data`` repeated to at least 60 rows (distinct asins), with the chosen defects."""
+    body = [(f"B{i}", q, lab) for i, (q, lab) in enumerate(data * (60 // len(data) + 1 if data else 0))]
+    body += body[:3] if duplicate else []
+    body += [("BX", "is it red?", "Maybe")] if bad_label else []
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns + (["extra"] if extra else []))
+    for asin, question, label in body:
+        values = {"question": question, "label": label, "asin": asin}
+        writer.writerow([values[c] for c in columns] + (["x"] if extra else []))
+    return out.getvalue().encode("utf-8")
+
+
+def corrupt(payload: bytes, how: str) -> bytes:
+    if how == "non_utf8":
+        return payload + b"B1,caf\xe9 \xff,Pre\n"
+    if how == "nul_byte":
+        return payload + b"B2,bad\x00byte,Post\n"
+    if how == "truncated_gzip":
+        packed = gzip.compress(payload)
+        return packed[: max(10, len(packed) // 2)]
+    return payload
+
+
+COLUMN_SETS = [["asin", "question", "label"], ["question", "label", "asin"], ["label", "question", "asin"],
+               ["asin", "label"], ["asin", "question"]]
+DEFECTS = ["none", "none", "non_utf8", "nul_byte", "truncated_gzip"]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=rows, columns=st.sampled_from(COLUMN_SETS), extra=st.booleans(), duplicate=st.booleans(),
+       bad_label=st.booleans(), how=st.sampled_from(DEFECTS), sample=st.integers(min_value=30, max_value=80))
+def test_any_csv_gives_a_named_error_or_clean_accounted_splits(tmp_path_factory, data, columns, extra, duplicate,
+                                                                bad_label, how, sample):
+    tmp = tmp_path_factory.mktemp("prop")
+    source = tmp / ("raw.csv.gz" if how == "truncated_gzip" else "raw.csv")
+    source.write_bytes(corrupt(render(data, columns, extra, duplicate, bad_label), how))
+    raw = json.loads(json.dumps(RAW_CONFIG))
+    raw["data"].update(source=str(source), prepared_dir=str(tmp / "prepared"), total_sample_size=sample)
+    config = configs.from_dict(raw, environ={}).data
+    try:
+        manifest = dp.prepare(config)
+    except dp.DataError as error:
+        message = str(error)
+        assert message and "Traceback" not in message
+        assert not config.prepared_dir.exists(), "a failed run must not leave a split behind"
+        OUTCOMES["refused"] += 1
+        return
+    OUTCOMES["prepared"] += 1
+    assert manifest["rows_read"] == manifest["rows_usable"] + sum(manifest["rows_dropped"].values())
+    frames = {s: pd.read_csv(config.prepared_dir / s / "data.csv", dtype=str, keep_default_na=False) for s in dp.SPLITS}
+    assert sum(len(f) for f in frames.values()) == manifest["rows_sampled"] == min(sample, manifest["rows_usable"])
+    for split, frame in frames.items():
+        assert set(frame["label"]) <= {"Pre", "Post"} and len(frame) == manifest["splits"][split]["rows"]
+        assert frame["question"].str.strip().str.len().between(1, 2000).all()
+        assert not frame["question"].str.contains("[\n\r\ufffd]").any()
+
+
+def test_both_outcomes_were_exercised():
+    """Guards the property test above against only ever taking its error branch (runs after it)."""
+    assert OUTCOMES["prepared"] >= 5 and OUTCOMES["refused"] >= 5, OUTCOMES

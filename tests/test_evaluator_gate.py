@@ -1,0 +1,75 @@
+"""The Evaluator gate, and a pipeline run killed midway: a worse model never reaches serving.
+
+A copy of the session's run (its ML Metadata store and its serving folder) gets a
+second run whose training labels are shuffled. That run is killed once while it
+trains, then run again to the end: the degraded model is not blessed, nothing is
+pushed, no partial version is left, and the old version keeps being served.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+from components import reporting
+from pipeline import configs
+from serving.model_versions import list_versions, remove_incomplete_versions
+from serving.server import ModelServer
+from tests.conftest import ROOT, SMALL_OVERRIDES, write_config
+
+
+def degraded_run_config(pipeline_run, tmp_path):
+    session = pipeline_run["config"]
+    shutil.copytree(session.data.prepared_dir, tmp_path / "data")
+    train_csv = tmp_path / "data" / "train" / "data.csv"
+    train = pd.read_csv(train_csv, dtype=str, keep_default_na=False)
+    train["label"] = np.random.default_rng(0).permutation(train["label"].to_numpy())
+    train.to_csv(train_csv, index=False)
+    (tmp_path / "metadata").mkdir()
+    shutil.copy(session.pipeline.metadata_path, tmp_path / "metadata" / "metadata.db")
+    shutil.copytree(session.serving.model_dir, tmp_path / "serving")
+    evaluator = {"min_auc": 0.6, "min_binary_accuracy": 0.4, "max_auc_drop": 0.02}
+    return write_config(tmp_path, {**SMALL_OVERRIDES, "evaluator": evaluator, "pipeline": {"beam_args": []}})
+
+
+def run_pipeline(config_path, kill_when=None) -> int:
+    process = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "--config", str(config_path), "pipeline"],
+                               cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if kill_when is None:
+        return process.wait(timeout=900)
+    deadline = time.monotonic() + 600
+    while not kill_when() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    return process.wait()
+
+
+def test_degraded_model_is_not_blessed_nor_pushed_even_after_a_killed_run(pipeline_run, tmp_path):
+    baseline_auc = pipeline_run["summary"]["evaluator_eval_split"]["metrics"]["auc"]
+    assert baseline_auc > 0.62, f"the session's model is too weak ({baseline_auc}) for this test to mean anything"
+    config = configs.load(degraded_run_config(pipeline_run, tmp_path), environ={})
+    base = config.serving.model_base_path
+    old_versions = list_versions(base)
+
+    killed = run_pipeline(config.path, kill_when=lambda: (config.pipeline.root / "Trainer").exists())
+    assert killed == -signal.SIGKILL
+    # What a push cut short looks like; the next run must clear it before TensorFlow Serving sees it.
+    partial = base / str(old_versions[-1] + 1)
+    shutil.copytree(base / str(old_versions[-1]) / "variables", partial / "variables")
+    assert run_pipeline(config.path) == 0
+
+    outputs = reporting.latest_run_outputs(config.pipeline.metadata_path)
+    assert outputs.blessed is False and outputs.pushed_model_dir is None
+    assert sorted(p.name for p in base.iterdir()) == [str(v) for v in old_versions]
+    assert remove_incomplete_versions(base) == []
+    server = ModelServer(config.serving.model_name, base, "127.0.0.1", 0, 0)
+    server.start()
+    try:
+        assert server.manager.current.version == old_versions[-1]
+    finally:
+        server.stop(grace=1)

@@ -1,0 +1,152 @@
+"""Bad requests, a server killed and restarted, and a short soak: the server answers and stays up."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import grpc
+import pytest
+import requests
+from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+import signatures
+from pipeline import configs
+from serving.client import ModelClient, ServingClientError
+from serving.server import MAX_BATCH, MAX_REQUEST_BYTES
+from tests.conftest import ROOT, standalone_server_config
+
+
+def strings(values: list[bytes], shape: list[int] | None = None) -> tensor_pb2.TensorProto:
+    dims = [tensor_shape_pb2.TensorShapeProto.Dim(size=s) for s in (shape or [len(values)])]
+    return tensor_pb2.TensorProto(dtype=types_pb2.DT_STRING, tensor_shape=tensor_shape_pb2.TensorShapeProto(dim=dims),
+                                  string_val=values)
+
+
+def predict(server, proto: tensor_pb2.TensorProto):
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = server.manager.model_name
+    request.inputs[signatures.QUESTION_INPUT].CopyFrom(proto)
+    options = [("grpc.max_send_message_length", 64 * 1024 * 1024)]
+    with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}", options=options) as channel:
+        return prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=60)
+
+
+def still_answers(server) -> bool:
+    with ModelClient("127.0.0.1", server.manager.model_name, server.grpc_port, timeout=10) as client:
+        return client.predict(["still there?"])[0].label in ("Pre", "Post")
+
+
+def test_largest_allowed_batch_and_a_1mb_string_are_answered(model_server):
+    assert len(predict(model_server, strings([b"is it loud?"] * MAX_BATCH)).outputs[signatures.LABEL_OUTPUT].string_val) \
+        == MAX_BATCH
+    big = ("word " * 200_000).encode()[: 1024 * 1024]
+    assert len(predict(model_server, strings([big])).outputs[signatures.PROBABILITY_OUTPUT].float_val) == 1
+    assert still_answers(model_server)
+
+
+@pytest.mark.parametrize("proto, code", [
+    (strings([b"x"] * (MAX_BATCH + 1)), grpc.StatusCode.INVALID_ARGUMENT),
+    (strings([b"a", b"b", b"c", b"d"], shape=[2, 2]), grpc.StatusCode.INVALID_ARGUMENT),
+    (strings([b"x" * (MAX_REQUEST_BYTES + 10)]), grpc.StatusCode.RESOURCE_EXHAUSTED),
+])
+def test_oversized_and_misshapen_requests_are_refused(model_server, proto, code):
+    with pytest.raises(grpc.RpcError) as info:
+        predict(model_server, proto)
+    assert info.value.code() == code and info.value.details()
+    assert still_answers(model_server)
+
+
+def test_malformed_protobuf_gets_a_status_and_the_server_stays_up(model_server):
+    with grpc.insecure_channel(f"127.0.0.1:{model_server.grpc_port}") as channel:
+        raw = channel.unary_unary("/tensorflow.serving.PredictionService/Predict",
+                                  request_serializer=lambda b: b, response_deserializer=lambda b: b)
+        with pytest.raises(grpc.RpcError) as info:
+            raw(b"\xff\xff\xff\xff not a protobuf", timeout=5)
+    assert info.value.code() in (grpc.StatusCode.INTERNAL, grpc.StatusCode.INVALID_ARGUMENT)
+    assert still_answers(model_server)
+
+
+def test_rest_oversized_body_gets_413(model_server):
+    url = f"http://127.0.0.1:{model_server.rest_port}/v1/models/{model_server.manager.model_name}:predict"
+    response = requests.post(url, data=b"x" * (MAX_REQUEST_BYTES + 1), timeout=30)
+    assert response.status_code == 413 and "limit" in response.json()["error"]
+    assert still_answers(model_server)
+
+
+def start_server_process(config_path) -> subprocess.Popen:
+    env = {**os.environ, "PPQ_CONFIG": str(config_path)}
+    return subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_until_up(client: ModelClient, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while not client.is_up():
+        assert time.monotonic() < deadline, "the model server did not come up"
+        time.sleep(0.5)
+
+
+def test_server_killed_and_restarted_clients_and_app_recover(pipeline_run, tmp_path, monkeypatch):
+    """kill -9 the server under a client loop and the app: both say 'unavailable', then recover by themselves."""
+    from streamlit.testing.v1 import AppTest
+
+    path = standalone_server_config(tmp_path, pipeline_run)
+    serving = configs.load(path, environ={}).serving
+    monkeypatch.setenv("PPQ_CONFIG", str(path))
+    client = ModelClient("127.0.0.1", serving.model_name, serving.grpc_port, timeout=2, retries=0)
+    server = start_server_process(path)
+    outcomes, stop = [], threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                client.predict(["does it fit?"])
+                outcomes.append("ok")
+            except ServingClientError as error:
+                outcomes.append(error.kind)
+            time.sleep(0.05)
+    try:
+        wait_until_up(client)
+        worker = threading.Thread(target=loop)
+        worker.start()
+        time.sleep(1)
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+        time.sleep(1.5)
+        app = AppTest.from_file(str(ROOT / "app" / "app.py"), default_timeout=60).run()
+        assert "not answering" in app.sidebar.error[0].value
+        server = start_server_process(path)
+        wait_until_up(client)
+        time.sleep(1)
+        app.run()  # the same session, rerun (as the Retry button does)
+        assert "answering: version" in app.sidebar.success[0].value
+    finally:
+        stop.set()
+        server.terminate()
+        server.wait(timeout=20)
+    worker.join()
+    assert outcomes[0] == "ok" and outcomes[-1] == "ok" and "unavailable" in outcomes
+    assert set(outcomes) <= {"ok", "unavailable", "timeout"}
+
+
+def test_sigterm_drains_and_exits_cleanly(pipeline_run, tmp_path):
+    path = standalone_server_config(tmp_path, pipeline_run)
+    serving = configs.load(path, environ={}).serving
+    server = start_server_process(path)
+    client = ModelClient("127.0.0.1", serving.model_name, serving.grpc_port, timeout=2, retries=0)
+    try:
+        wait_until_up(client)
+    finally:
+        server.send_signal(signal.SIGTERM)
+    assert server.wait(timeout=30) == 0
+
+
+def test_short_soak_has_no_failed_request_and_flat_memory(pipeline_run, tmp_path):
+    from bench.soak import soak
+    result = soak(standalone_server_config(tmp_path, pipeline_run), clients=8, seconds=8, warmup=3)
+    assert result["requests"] > 100 and result["failed"] == 0, result["failures_sample"]
+    assert result["rss_growth_mb"] < 50, result["samples"]
