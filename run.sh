@@ -110,6 +110,11 @@ case "${1:-main}" in
     ensure_env "${TEST_LOCKS[@]}"
     exec "$VENV/bin/pip-audit" --strict --requirement requirements.lock --no-deps --disable-pip --progress-spinner off
     ;;
+  profile-bulk)
+    shift
+    ensure_env "${RUNTIME_LOCKS[@]}"
+    exec "$PY" -m bench.profile_bulk_inference "$@"
+    ;;
   bench)
     shift
     ensure_env "${RUNTIME_LOCKS[@]}"
