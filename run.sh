@@ -73,7 +73,7 @@ ensure_chromium() {
 # After the pipeline: the model server and the app in the background until Ctrl-C.
 serve_and_app() {
   local pids=()
-  trap 'say "stopping the model server and the app"; kill "${pids[@]}" 2>/dev/null; wait; exit 0' INT TERM
+  trap 'say "stopping the model server and the app"; kill "${pids[@]}" 2>/dev/null || true; wait || true; exit 0' INT TERM
   "$PY" -m pipeline.cli serve & pids+=($!)
   "$PY" -m pipeline.cli app & pids+=($!)
   say "model server and app starting (URLs below); press Ctrl-C to stop both"

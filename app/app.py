@@ -45,8 +45,13 @@ def sidebar(client: ModelClient) -> None:
     st.sidebar.header("Model server")
     st.sidebar.write(f"gRPC `{client.address}`, model `{client.model_name}`")
     try:
-        versions = [s["version"] for s in client.status() if s["state"] == "AVAILABLE"]
-        st.sidebar.success(f"answering: version {', '.join(versions)}")
+        statuses = client.status()
+        versions = [s["version"] for s in statuses if s["state"] == "AVAILABLE"]
+        if versions:
+            st.sidebar.success(f"answering: version {', '.join(versions)}")
+        else:
+            errors = "; ".join(s["status"]["error_message"] for s in statuses)
+            st.sidebar.error(f"up, but no model version loaded: {errors}")
     except ServingClientError as error:
         st.sidebar.error(f"not answering ({error.kind})")
         st.sidebar.button("Check again", key="sidebar-retry")

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from pipeline import configs
-from serving.client import ModelClient, ServingClientError
+from serving.client import ModelClient
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ["Does it come with a charger?", "Mine broke after two weeks, is there a fix?", "How loud is it?",
@@ -44,10 +44,13 @@ def soak(config_path: Path, clients: int, seconds: float, warmup: float = 3.0) -
     probe = ModelClient(serving.host, serving.model_name, serving.grpc_port, serving.rest_port, timeout=2, retries=0)
     try:
         deadline = time.monotonic() + 120
-        while not probe.is_up():
-            if server.poll() is not None or time.monotonic() > deadline:
+        while server.poll() is None and not probe.is_up():
+            if time.monotonic() > deadline:
                 raise RuntimeError("the model server did not start")
             time.sleep(0.5)
+        if server.poll() is not None:
+            raise RuntimeError(f"the model server exited ({server.returncode}); are ports {serving.grpc_port}/"
+                               f"{serving.rest_port} already in use?")
         counts, failures, stop = [0] * clients, [], threading.Event()
 
         def worker(index: int) -> None:
@@ -58,14 +61,17 @@ def soak(config_path: Path, clients: int, seconds: float, warmup: float = 3.0) -
                     try:
                         client.predict([QUESTIONS[counts[index] % len(QUESTIONS)]])
                         counts[index] += 1
-                    except ServingClientError as error:
-                        failures.append(f"{transport}: {error}")
+                    except Exception as error:  # noqa: BLE001 - every failure counts, none stops the soak silently
+                        failures.append(f"{transport}: {type(error).__name__}: {error}")
         threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
         for thread in threads:
             thread.start()
         samples, started = [], time.monotonic()
         while time.monotonic() - started < seconds:
             time.sleep(1.0)
+            if server.poll() is not None:
+                failures.append(f"the model server exited ({server.returncode}) during the soak")
+                break
             samples.append((round(time.monotonic() - started, 1), rss_mb(server.pid)))
             print(f"soak: {samples[-1][0]:5.0f} s  {sum(counts):7d} requests  {len(failures)} failed  "
                   f"server RSS {samples[-1][1]:.0f} MB", flush=True)

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import gzip
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -71,11 +72,18 @@ def local_copy(source: str, timeout: float) -> Iterator[Path]:
         try:
             with urllib.request.urlopen(source, timeout=timeout) as response, open(target, "wb") as out:
                 total = int(response.headers.get("Content-Length") or 0) or None
+                received = 0
                 with tqdm(total=total, unit="B", unit_scale=True, desc="download") as bar:
                     for block in iter(lambda: response.read(1 << 20), b""):
                         out.write(block)
+                        received += len(block)
                         bar.update(len(block))
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+            if total is not None and received != total:
+                raise DataError(f"could not download data source {source}: got {received} of {total} bytes "
+                                "(connection cut short)")
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+            if isinstance(exc, DataError):
+                raise
             reason = getattr(exc, "reason", exc)
             raise DataError(f"could not download data source {source}: {reason}") from exc
         yield target
@@ -122,12 +130,14 @@ def _clean(raw: pd.DataFrame, config: DataConfig, rows_read: int) -> CleanData:
         counts = bad.replace("", "<empty>").value_counts().head(10).to_dict()
         raise DataError(f"column {config.label_column!r} has {len(bad)} value(s) other than "
                         f"{'/'.join(features.LABEL_VALUES)}: {counts}")
-    dropped = {"duplicate_rows": int(raw.duplicated().sum())}
-    raw = raw[~raw.duplicated()]
     # Newlines inside quoted fields are folded to spaces: CsvExampleGen reads one record per line.
     questions = raw[config.text_column].map(lambda q: _WHITESPACE.sub(" ", q).strip())
-    frame = pd.DataFrame({features.QUESTION: questions, features.LABEL: labels.loc[raw.index]})
+    frame = pd.DataFrame({features.QUESTION: questions, features.LABEL: labels})
+    dropped = {}
     rules = {
+        # The same question with the same label once more (e.g. asked about another product): kept once, so
+        # no test question is also a training question. The same text with both labels stays (it is ambiguous).
+        "duplicate_question": frame.duplicated([features.QUESTION, features.LABEL]),
         "empty_question": frame[features.QUESTION] == "",
         "invalid_utf8": frame[features.QUESTION].str.contains("\ufffd", regex=False),
         "too_long_question": frame[features.QUESTION].str.len() > features.MAX_QUESTION_CHARS,

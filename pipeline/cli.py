@@ -118,14 +118,13 @@ def cmd_serve(config: configs.Config, args: argparse.Namespace) -> None:
 
 def cmd_app(config: configs.Config, args: argparse.Namespace) -> None:
     """The Streamlit app (it reads the same config; the model server must be running)."""
-    import subprocess
     app = Path(__file__).resolve().parent.parent / "app" / "app.py"
     env = {**os.environ, configs.CONFIG_PATH_ENV: str(config.path)}
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", config.app.host,
                "--server.port", str(config.app.port), "--server.headless", "true",
                "--browser.gatherUsageStats", "false"]
     print(f"app: http://{config.app.host}:{config.app.port}", flush=True)
-    raise SystemExit(subprocess.call(command, env=env))
+    os.execvpe(command[0], command, env)  # become Streamlit, so signals reach it directly
 
 
 def cmd_compile_kubeflow(config: configs.Config, args: argparse.Namespace) -> None:

@@ -55,7 +55,7 @@ class Prediction:
 _GRPC_KINDS = {grpc.StatusCode.UNAVAILABLE: "unavailable", grpc.StatusCode.DEADLINE_EXCEEDED: "timeout",
                grpc.StatusCode.NOT_FOUND: "not_found", grpc.StatusCode.INVALID_ARGUMENT: "invalid_argument",
                grpc.StatusCode.RESOURCE_EXHAUSTED: "too_large", grpc.StatusCode.FAILED_PRECONDITION: "invalid_argument"}
-_HTTP_KINDS = {400: "invalid_argument", 404: "not_found", 413: "too_large", 503: "unavailable"}
+_HTTP_KINDS = {400: "invalid_argument", 404: "not_found", 413: "too_large", 429: "too_large", 503: "unavailable"}
 
 
 def _string_tensor(values: list[str]) -> tensor_pb2.TensorProto:
@@ -212,6 +212,11 @@ class ModelClient:
             except (requests.ConnectionError, requests.Timeout) as exc:
                 kind = "timeout" if isinstance(exc, requests.Timeout) else "unavailable"
                 error = ServingClientError(kind, f"cannot reach {self.rest_url}: {type(exc).__name__}")
+            except ServingClientError as exc:  # an HTTP error status; 503 is retried like gRPC's UNAVAILABLE
+                error = exc
+            except (requests.RequestException, ValueError, KeyError, IndexError) as exc:
+                error = ServingClientError("server_error", f"unexpected answer from {self.address}: "
+                                                           f"{type(exc).__name__}: {exc}")
             if error.kind != "unavailable" or attempt == self.retries:
                 if error.kind == "unavailable":
                     error = ServingClientError("unavailable", f"model server at {self.address} is not answering "

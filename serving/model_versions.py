@@ -25,7 +25,7 @@ def list_versions(base_path: Path) -> list[int]:
     if not base_path.is_dir():
         return []
     return sorted(int(p.name) for p in base_path.iterdir()
-                  if p.name.isdigit() and int(p.name) > 0 and (p / "saved_model.pb").is_file())
+                  if p.name.isascii() and p.name.isdigit() and int(p.name) > 0 and (p / "saved_model.pb").is_file())
 
 
 def remove_incomplete_versions(base_path: Path) -> list[Path]:
@@ -38,7 +38,7 @@ def remove_incomplete_versions(base_path: Path) -> list[Path]:
     removed = []
     for folder in sorted(base_path.iterdir()) if base_path.is_dir() else []:
         complete = (folder / "saved_model.pb").is_file() and (folder / "variables" / "variables.index").is_file()
-        if folder.is_dir() and folder.name.isdigit() and not complete:
+        if folder.is_dir() and folder.name.isascii() and folder.name.isdigit() and not complete:
             shutil.rmtree(folder)
             removed.append(folder)
     return removed

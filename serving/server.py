@@ -129,7 +129,8 @@ class ModelManager:
         self.base_path = base_path
         self.poll_seconds = poll_seconds
         self.current: ServedModel | None = None
-        self.failed: dict[int, str] = {}  # version -> load error; not retried
+        self.failed: dict[int, str] = {}  # version -> load error; retried only when its saved_model.pb changes
+        self._failed_stamp: dict[int, tuple[int, int]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="version-watcher", daemon=True)
 
@@ -140,9 +141,20 @@ class ModelManager:
     def stop(self) -> None:
         self._stop.set()
 
+    def _stamp(self, version: int) -> tuple[int, int]:
+        stat = (self.base_path / str(version) / "saved_model.pb").stat()
+        return stat.st_mtime_ns, stat.st_size
+
     def refresh(self) -> None:
-        """Load the newest version not yet tried; on failure keep what is served."""
-        candidates = [v for v in model_versions.list_versions(self.base_path) if v not in self.failed]
+        """Load the newest version not yet tried; on failure keep what is served.
+
+        A version that failed is tried again once its saved_model.pb changes (e.g. a copy that was
+        caught half-way has completed), as TensorFlow Serving retries failed loads.
+        """
+        versions = model_versions.list_versions(self.base_path)
+        for version in [v for v in self.failed if v in versions and self._stamp(v) != self._failed_stamp.get(v)]:
+            del self.failed[version]
+        candidates = [v for v in versions if v not in self.failed]
         newest = candidates[-1] if candidates else None
         if newest is None or (self.current and newest <= self.current.version):
             return
@@ -151,6 +163,7 @@ class ModelManager:
             served = ServedModel(newest, self.base_path / str(newest))
         except Exception as exc:  # noqa: BLE001 - any load failure must leave the old version serving
             self.failed[newest] = f"{type(exc).__name__}: {exc}"
+            self._failed_stamp[newest] = self._stamp(newest)
             LOG.error("version %d failed to load, still serving %s: %s", newest,
                       self.current.version if self.current else "nothing", exc)
             return
@@ -159,14 +172,18 @@ class ModelManager:
 
     def _watch(self) -> None:
         while not self._stop.wait(self.poll_seconds):
-            self.refresh()
+            try:
+                self.refresh()
+            except OSError as exc:  # the folder vanished or changed mid-scan; keep serving, look again next time
+                LOG.warning("could not scan %s: %s", self.base_path, exc)
 
     def get(self, name: str, version: int | None = None) -> ServedModel:
         if name != self.model_name:
             raise ServingError(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Latest({name})")
         current = self.current
-        if current is None:
-            raise ServingError(grpc.StatusCode.UNAVAILABLE, f"no version of {name} is loaded yet (base path {self.base_path})")
+        if current is None:  # TensorFlow Serving's answer too; the message adds why
+            raise ServingError(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Latest({name}): no version "
+                                                          f"is loaded (base path {self.base_path}; run the pipeline)")
         if version is not None and version != current.version:
             raise ServingError(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Specific({name}, {version})")
         return current
@@ -175,14 +192,15 @@ class ModelManager:
         """TensorFlow Serving's model_version_status entries."""
         if name != self.model_name:
             raise ServingError(grpc.StatusCode.NOT_FOUND, f"Could not find any versions of model {name}")
-        entries = []
-        if self.current and version in (None, self.current.version):
-            entries.append({"version": self.current.version, "state": "AVAILABLE", "error_code": "OK", "error_message": ""})
+        entries, current = [], self.current
+        if current and version in (None, current.version):
+            entries.append({"version": current.version, "state": "AVAILABLE", "error_code": "OK", "error_message": ""})
         for failed_version, error in sorted(self.failed.items()):
             if version in (None, failed_version):
                 entries.append({"version": failed_version, "state": "END", "error_code": "UNKNOWN", "error_message": error})
         if not entries:
-            raise ServingError(grpc.StatusCode.NOT_FOUND, f"Could not find version {version} of model {name}")
+            which = f"version {version}" if version is not None else "any version"
+            raise ServingError(grpc.StatusCode.NOT_FOUND, f"Could not find {which} of model {name}")
         return entries
 
 
@@ -279,7 +297,10 @@ def _rest_inputs(body: dict[str, Any], input_names: list[str]) -> dict[str, np.n
 
 def _array(values: Any, name: str) -> np.ndarray:
     if isinstance(values, list) and values and all(isinstance(v, str) for v in values):
-        return np.array([v.encode("utf-8") for v in values], dtype=object)
+        try:
+            return np.array([v.encode("utf-8") for v in values], dtype=object)
+        except UnicodeEncodeError as exc:
+            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"input {name!r} is not valid Unicode: {exc}") from exc
     try:
         array = np.array(values)
     except ValueError as exc:
@@ -295,10 +316,32 @@ def _jsonable(value: np.ndarray) -> Any:
     return value.tolist()
 
 
-def make_rest_handler(manager: ModelManager) -> type[BaseHTTPRequestHandler]:
+class InFlight:
+    """Counts REST requests being answered, so that shutdown can wait for them."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self._idle:
+            self._count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._idle:
+            self._count -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._count == 0, timeout)
+
+
+def make_rest_handler(manager: ModelManager, in_flight: InFlight) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "ppq-model-server"
+        timeout = 30  # seconds a connection may stall mid-request before it is dropped
 
         def setup(self) -> None:
             super().setup()
@@ -350,39 +393,61 @@ def make_rest_handler(manager: ModelManager) -> type[BaseHTTPRequestHandler]:
                     raise ServingError(grpc.StatusCode.NOT_FOUND, f"unknown path {self.path}")
             except ServingError as error:
                 self._send(HTTP_STATUS.get(error.code, 500), {"error": str(error)})
+            except Exception as exc:  # noqa: BLE001 - answer, log, and keep serving
+                LOG.exception("REST request failed")
+                self._send(500, {"error": f"internal error: {type(exc).__name__}"})
 
         def do_POST(self) -> None:  # noqa: N802
+            with in_flight:
+                self._answer_post()
+
+        def _answer_post(self) -> None:
             try:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > MAX_REQUEST_BYTES:
-                    self.close_connection = True
-                    raise ServingError(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                       f"request of {length} bytes is over the limit of {MAX_REQUEST_BYTES} bytes")
-                raw = self.rfile.read(length)
-                name, version, action = self._route()
-                if action != "predict":
-                    raise ServingError(grpc.StatusCode.NOT_FOUND, f"unknown method {action!r} (only :predict)")
-                try:
-                    body = json.loads(raw)
-                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                    raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"JSON Parse error: {exc}") from exc
-                if not isinstance(body, dict):
-                    raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "the request body must be a JSON object")
-                model = manager.get(name, version)
-                signature_name = body.get("signature_name") or signatures.SERVING_DEFAULT
-                if signature_name not in model.signature_defs:
-                    model.run(signature_name, {})  # raises the same INVALID_ARGUMENT as gRPC
-                input_names = sorted(model.signature_defs[signature_name].inputs)
-                outputs = model.run(signature_name, _rest_inputs(body, input_names))
-                if "instances" in body:
-                    columns = {k: _jsonable(v) for k, v in outputs.items()}
-                    rows = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
-                    predictions = [next(iter(r.values())) for r in rows] if len(columns) == 1 else rows
-                    self._send(200, {"predictions": predictions})
-                else:
-                    self._send(200, {"outputs": {k: _jsonable(v) for k, v in outputs.items()}})
+                self._post()
             except ServingError as error:
                 self._send(HTTP_STATUS.get(error.code, 500), {"error": str(error)})
+            except Exception as exc:  # noqa: BLE001 - answer, log, and keep serving
+                LOG.exception("REST request failed")
+                self.close_connection = True
+                self._send(500, {"error": f"internal error: {type(exc).__name__}"})
+
+        def _post(self) -> None:
+            """Read, check and answer one :predict request (errors are raised, do_POST answers them)."""
+            length_header = self.headers.get("Content-Length")
+            if length_header is None or not length_header.isdigit():
+                self.close_connection = True
+                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT,
+                                   "a Content-Length header with the body size in bytes is required")
+            length = int(length_header)
+            if length > MAX_REQUEST_BYTES:
+                self.close_connection = True
+                raise ServingError(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                   f"request of {length} bytes is over the limit of {MAX_REQUEST_BYTES} bytes")
+            raw = self.rfile.read(length)
+            name, version, action = self._route()
+            if action != "predict":
+                raise ServingError(grpc.StatusCode.NOT_FOUND, f"unknown method {action!r} (only :predict)")
+            try:
+                body = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"JSON Parse error: {exc}") from exc
+            if not isinstance(body, dict):
+                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "the request body must be a JSON object")
+            model = manager.get(name, version)
+            signature_name = body.get("signature_name") or signatures.SERVING_DEFAULT
+            if not isinstance(signature_name, str):
+                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, '"signature_name" must be a string')
+            if signature_name not in model.signature_defs:
+                model.run(signature_name, {})  # raises the same INVALID_ARGUMENT as gRPC
+            input_names = sorted(model.signature_defs[signature_name].inputs)
+            outputs = model.run(signature_name, _rest_inputs(body, input_names))
+            if "instances" in body:
+                columns = {k: _jsonable(v) for k, v in outputs.items()}
+                rows = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+                predictions = [next(iter(r.values())) for r in rows] if len(columns) == 1 else rows
+                self._send(200, {"predictions": predictions})
+            else:
+                self._send(200, {"outputs": {k: _jsonable(v) for k, v in outputs.items()}})
 
     return Handler
 
@@ -402,7 +467,8 @@ class ModelServer:
         self.grpc_port = self.grpc.add_insecure_port(f"{host}:{grpc_port}")
         if self.grpc_port == 0:
             raise OSError(f"cannot bind gRPC to {host}:{grpc_port} (port in use?)")
-        self.rest = ThreadingHTTPServer((host, rest_port), make_rest_handler(self.manager))
+        self.in_flight = InFlight()
+        self.rest = ThreadingHTTPServer((host, rest_port), make_rest_handler(self.manager, self.in_flight))
         self.rest.daemon_threads = True
         self.rest_port = self.rest.server_address[1]
         self.host = host
@@ -416,9 +482,11 @@ class ModelServer:
     def stop(self, grace: float = 5.0) -> None:
         """Stop taking new requests and let in-flight ones finish (up to ``grace`` seconds)."""
         self.manager.stop()
-        self.rest.shutdown()
+        self.rest.shutdown()  # no new REST requests
+        grpc_stopped = self.grpc.stop(grace)  # no new gRPC requests; in-flight ones get `grace` seconds
+        self.in_flight.wait_idle(grace)
         self.rest.server_close()
-        self.grpc.stop(grace).wait()
+        grpc_stopped.wait()
 
 
 def serve_forever(server: ModelServer) -> None:

@@ -83,11 +83,21 @@ def test_unusable_rows_are_dropped_and_counted(tmp_path):
     rows += [{"asin": "N", "question": "did it\ncome with\r\nthe cable?", "label": "Post"}]
     source = write_csv(tmp_path / "raw.csv", rows)
     manifest = dp.prepare(data_config(tmp_path, source, total_sample_size=1000))
-    assert manifest["rows_dropped"] == {"duplicate_rows": 2, "empty_question": 2, "invalid_utf8": 0,
+    assert manifest["rows_dropped"] == {"duplicate_question": 2, "empty_question": 2, "invalid_utf8": 0,
                                         "too_long_question": 1}
     assert manifest["rows_usable"] == 121
     everything = pd.concat(read_split(data_config(tmp_path, source), s) for s in dp.SPLITS)
     assert "did it come with the cable?" in set(everything["question"])
+
+
+def test_a_repeated_question_is_kept_once_so_no_test_question_is_seen_in_training(tmp_path):
+    rows = balanced_rows(60, 40) + [{"asin": f"R{i}", "question": "How loud is it?", "label": "Pre"} for i in range(30)]
+    rows += [{"asin": "C", "question": "How loud is it?", "label": "Post"}]  # the same text, the other label: kept
+    config = data_config(tmp_path, write_csv(tmp_path / "raw.csv", rows), total_sample_size=1000)
+    manifest = dp.prepare(config)
+    assert manifest["rows_dropped"]["duplicate_question"] == 29 and manifest["rows_usable"] == 102
+    everything = pd.concat(read_split(config, s) for s in dp.SPLITS)
+    assert sorted(everything[everything["question"] == "How loud is it?"]["label"]) == ["Post", "Pre"]
 
 
 def test_non_utf8_rows_are_dropped_and_counted(tmp_path):

@@ -1,5 +1,7 @@
 """Client against the local TensorFlow-Serving-protocol server, over gRPC and REST, with a real model."""
 
+import http.client
+import json
 import shutil
 import threading
 import time
@@ -86,6 +88,25 @@ def test_bad_rest_requests_get_tf_serving_statuses(model_server, path, body, sta
     assert response.status_code == status and response.json()["error"]
 
 
+@pytest.mark.parametrize("body, length", [
+    (b'{"instances": ["\\ud800"]}', None),  # a lone surrogate: not valid Unicode
+    (b'{"signature_name": ["x"], "instances": ["x"]}', None),
+    (b'{"instances": ["x"]}', "-1"),
+    (b'{"instances": ["x"]}', "many"),
+])
+def test_odd_rest_requests_get_400_and_the_server_keeps_answering(model_server, body, length):
+    path = f"/v1/models/{model_server.manager.model_name}:predict"
+    connection = http.client.HTTPConnection("127.0.0.1", model_server.rest_port, timeout=10)
+    connection.putrequest("POST", path)
+    connection.putheader("Content-Length", length or str(len(body)))
+    connection.endheaders(body)
+    response = connection.getresponse()
+    assert response.status == 400 and json.loads(response.read())["error"]
+    connection.close()
+    url = f"http://127.0.0.1:{model_server.rest_port}{path}"
+    assert requests.post(url, json={"instances": ["ok?"]}, timeout=10).status_code == 200
+
+
 def test_rest_columnar_format_and_empty_batch(model_server):
     url = f"http://127.0.0.1:{model_server.rest_port}/v1/models/{model_server.manager.model_name}:predict"
     outputs = requests.post(url, json={"inputs": {"question": QUESTIONS[:2]}}, timeout=5).json()["outputs"]
@@ -134,19 +155,26 @@ def test_hot_reload_serves_a_new_version_without_failed_requests(pipeline_run, t
         shutil.copytree(source_base / str(version), staging)
         staging.rename(base / str(version + 1))  # a complete version appears at once
         pushed = time.monotonic()
-        while server.manager.current.version != version + 1 and time.monotonic() - pushed < 15:
+        while server.manager.current.version != version + 1 and time.monotonic() - pushed < 60:
             time.sleep(0.1)
-        reload_seconds = time.monotonic() - pushed
         broken = base / str(version + 2)
         broken.mkdir()
         (broken / "saved_model.pb").write_bytes(b"not a SavedModel")
         time.sleep(2)
+        served_while_broken = server.manager.current.version
+        statuses = client_for(server).status()
+        # The broken version's files are completed later: it is tried again and served.
+        shutil.copytree(source_base / str(version) / "variables", broken / "variables")
+        shutil.copytree(source_base / str(version) / "assets", broken / "assets")
+        shutil.copy(source_base / str(version) / "saved_model.pb", broken / "saved_model.pb")  # last, as the Pusher
+        fixed = time.monotonic()
+        while server.manager.current.version != version + 2 and time.monotonic() - fixed < 60:
+            time.sleep(0.1)
     finally:
         stop.set()
         worker.join()
-        statuses = client_for(server).status()
         server.stop(grace=1)
-    assert not failures and versions[0] == version and versions[-1] == version + 1
-    assert reload_seconds < 0.5 + 10, reload_seconds  # poll interval + load time
-    assert server.manager.current.version == version + 1  # the broken version is not served
+    assert not failures and versions[0] == version and version + 1 in versions
+    assert served_while_broken == version + 1  # the broken version is not served
     assert {s["version"]: s["state"] for s in statuses} == {str(version + 1): "AVAILABLE", str(version + 2): "END"}
+    assert server.manager.current.version == version + 2 and versions[-1] == version + 2
