@@ -3,9 +3,10 @@
 #   ./run.sh             main job: install what is missing, prepare data, run the TFX pipeline,
 #                        export predictions and metrics, then start the model server and the app
 #   ./run.sh test        install what is missing (incl. Chromium for the browser test), run every test
-#   ./run.sh lock        re-resolve requirements.in into the pinned requirements.lock
-#   ./run.sh <command>   one step on its own: prepare | pipeline | report | infer | predict | serve | app | ...
-#                        (./run.sh --help lists them)
+#   ./run.sh lock        re-resolve requirements*.in into the pinned requirements*.lock
+#   ./run.sh bench | bench-serving | soak | profile-bulk | audit    benchmarks, soak test, profiler, dependency audit
+#   ./run.sh <command>   one step on its own: prepare | pipeline | report | infer | predict | serve | app |
+#                        compile-kubeflow (./run.sh --help lists them)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
