@@ -1,6 +1,6 @@
 """Serving benchmark: latency and throughput over gRPC and REST vs. the in-process call.
 
-Starts the local model server over the pushed model (config.json), then for
+Starts the local model server (a process of its own) over the pushed model (config.json), then for
 1, 8 and 32 concurrent clients sends single-question requests for a fixed
 time and reports p50/p99 latency and predictions per second, beside the same
 SavedModel called in-process. Prints a table and writes JSON.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -19,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.server_process import start_server, stop_server
 from pipeline import configs
 from serving.client import ModelClient
 from serving.model_versions import LoadedModel
-from serving.server import ModelServer
 
 QUESTION = "Does this coffee maker come with a reusable filter?"
 
@@ -57,15 +58,22 @@ def measure(make_call: Callable[[], Callable[[], object]], clients: int, seconds
 
 
 def run_serving_bench(base: Path, model_name: str, seconds: float, client_counts: list[int]) -> list[dict]:
-    """In-process, gRPC and REST rows for each client count, with p50 ratios to in-process."""
+    """In-process, gRPC and REST rows for each client count, with p50 ratios to in-process.
+
+    The server runs as a process of its own, as TensorFlow Serving would; the clients and the
+    in-process model share this one.
+    """
     model = LoadedModel.load(base)
-    server = ModelServer(model_name, base, "127.0.0.1", 0, 0, poll_seconds=60)
-    server.start()
+    grpc_port, rest_port = free_port(), free_port()
+    settings = {"PPQ_SERVING__MODEL_DIR": str(base.parent), "PPQ_SERVING__MODEL_NAME": model_name,
+                "PPQ_SERVING__HOST": "127.0.0.1", "PPQ_SERVING__GRPC_PORT": str(grpc_port),
+                "PPQ_SERVING__REST_PORT": str(rest_port), "PPQ_SERVING__POLL_SECONDS": "60"}
+    probe = ModelClient("127.0.0.1", model_name, grpc_port, rest_port, timeout=2, retries=0)
+    server = start_server(settings, probe)
 
     def client_call(transport: str) -> Callable[[], Callable[[], object]]:
         def make() -> Callable[[], object]:
-            client = ModelClient("127.0.0.1", model_name, server.grpc_port, server.rest_port,
-                                 transport=transport, timeout=30, retries=0)
+            client = ModelClient("127.0.0.1", model_name, grpc_port, rest_port, transport=transport, timeout=30, retries=0)
             return lambda: client.predict([QUESTION])
         return make
     ways = {"in-process": lambda: (lambda: model.predict([QUESTION])), "gRPC": client_call("grpc"),
@@ -77,11 +85,18 @@ def run_serving_bench(base: Path, model_name: str, seconds: float, client_counts
                 print(f"bench: serving {name:10s} {clients:2d} client(s) for {seconds:g} s", flush=True)
                 rows.append({"way": name, **measure(make, clients, seconds)})
     finally:
-        server.stop(grace=1)
+        probe.close()
+        stop_server(server)
     in_process = {r["clients"]: r for r in rows if r["way"] == "in-process"}
     for row in rows:
         row["p50_vs_in_process"] = row["p50_ms"] / in_process[row["clients"]]["p50_ms"]
     return rows
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def format_table(rows: list[dict]) -> str:

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+from bench.server_process import start_server, stop_server
 from pipeline import configs
 from serving.client import ModelClient
 
@@ -38,19 +37,9 @@ def rss_mb(pid: int) -> float:
 def soak(config_path: Path, clients: int, seconds: float, warmup: float = 3.0) -> dict:
     config = configs.load(config_path)
     serving = config.serving
-    env = {**os.environ, configs.CONFIG_PATH_ENV: str(config_path)}
-    server = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     probe = ModelClient(serving.host, serving.model_name, serving.grpc_port, serving.rest_port, timeout=2, retries=0)
+    server = start_server({configs.CONFIG_PATH_ENV: str(config_path)}, probe)
     try:
-        deadline = time.monotonic() + 120
-        while server.poll() is None and not probe.is_up():
-            if time.monotonic() > deadline:
-                raise RuntimeError("the model server did not start")
-            time.sleep(0.5)
-        if server.poll() is not None:
-            raise RuntimeError(f"the model server exited ({server.returncode}); are ports {serving.grpc_port}/"
-                               f"{serving.rest_port} already in use?")
         counts, failures, stop = [0] * clients, [], threading.Event()
 
         def worker(index: int) -> None:
@@ -80,8 +69,7 @@ def soak(config_path: Path, clients: int, seconds: float, warmup: float = 3.0) -
             thread.join()
     finally:
         probe.close()
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
     after_warmup = [mb for t, mb in samples if t >= warmup] or [samples[-1][1]]
     return {"clients": clients, "seconds": seconds, "requests": sum(counts), "failed": len(failures),
             "failures_sample": failures[:5], "per_second": sum(counts) / seconds,

@@ -1,0 +1,34 @@
+"""Start the model server as a process of its own (as TensorFlow Serving runs), for the soak and the benchmarks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from serving.client import ModelClient
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_server(env_overrides: dict[str, str], client: ModelClient, timeout: float = 120) -> subprocess.Popen:
+    """Run `pipeline.cli serve` with the given PPQ_* settings; return once ``client`` sees a loaded version."""
+    server = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve"], cwd=ROOT,
+                              env={**os.environ, **env_overrides}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while server.poll() is None and not client.is_up():
+        if time.monotonic() > deadline:
+            server.kill()
+            raise RuntimeError("the model server did not start")
+        time.sleep(0.5)
+    if server.poll() is not None:
+        raise RuntimeError(f"the model server exited ({server.returncode}); are ports {client.grpc_address} "
+                           f"or {client.rest_url} already in use?")
+    return server
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    server.wait(timeout=30)
