@@ -98,8 +98,7 @@ def batch_inference(smallest: dict[str, Any], largest: dict[str, Any]) -> dict[s
     started = time.perf_counter()
     model = LoadedModel.load(config.serving.model_base_path)
     loaded = time.perf_counter()
-    for start in range(0, len(questions), 256):
-        model.predict(questions[start:start + 256])
+    model.predict_in_batches(questions, 256)
     done = time.perf_counter()
     bulk_seconds = largest["components"]["BulkInferrer"]
     in_process_rate = len(questions) / (done - loaded)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.server_process import start_server, stop_server
+from bench.server_process import free_port, start_server, stop_server
 from pipeline import configs
 from serving.client import ModelClient
 from serving.model_versions import LoadedModel
@@ -91,12 +90,6 @@ def run_serving_bench(base: Path, model_name: str, seconds: float, client_counts
     for row in rows:
         row["p50_vs_in_process"] = row["p50_ms"] / in_process[row["clients"]]["p50_ms"]
     return rows
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def format_table(rows: list[dict]) -> str:

@@ -57,7 +57,6 @@ def _report(config: configs.Config, extra: dict) -> None:
 def cmd_infer(config: configs.Config, args: argparse.Namespace) -> None:
     """Batch inference with the pushed model, in-process, on a CSV with a question column."""
     import pandas as pd
-    from tqdm import tqdm
 
     import features
     from components.reporting import write_atomically
@@ -69,12 +68,8 @@ def cmd_infer(config: configs.Config, args: argparse.Namespace) -> None:
     if features.QUESTION not in frame.columns:
         raise ValueError(f"{source} has no {features.QUESTION!r} column (found {list(frame.columns)})")
     model = LoadedModel.load(config.serving.model_base_path)
-    probabilities, labels = [], []
-    for start in tqdm(range(0, len(frame), args.batch_size), desc=f"infer (model version {model.version})"):
-        p, lab = model.predict(frame[features.QUESTION].iloc[start:start + args.batch_size].tolist())
-        probabilities.extend(p.tolist())
-        labels.extend(lab)
-    frame["probability_post"], frame["predicted_label"] = probabilities, labels
+    probabilities, labels = model.predict_in_batches(frame[features.QUESTION].tolist(), args.batch_size, progress=True)
+    frame["probability_post"], frame["predicted_label"] = probabilities.tolist(), labels
     target = Path(args.output) if args.output else config.pipeline.output_dir / "batch_inference.csv"
     write_atomically(target, frame.to_csv(index=False))
     print(f"wrote {len(frame)} predictions to {target}")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from tqdm import tqdm
 
 import signatures
 
@@ -73,3 +74,14 @@ class LoadedModel:
         outputs = self.serving_fn(**{signatures.QUESTION_INPUT: tf.constant(questions, dtype=tf.string)})
         labels = [v.decode("utf-8") for v in outputs[signatures.LABEL_OUTPUT].numpy()]
         return outputs[signatures.PROBABILITY_OUTPUT].numpy(), labels
+
+    def predict_in_batches(self, questions: list[str], batch_size: int, progress: bool = False,
+                           ) -> tuple[np.ndarray, list[str]]:
+        """predict() over a long list, ``batch_size`` questions a call (with a progress bar if asked)."""
+        starts = range(0, len(questions), batch_size)
+        probabilities, labels = [], []
+        for start in tqdm(starts, desc=f"infer (model version {self.version})", disable=not progress):
+            batch_probabilities, batch_labels = self.predict(questions[start:start + batch_size])
+            probabilities.append(batch_probabilities)
+            labels += batch_labels
+        return (np.concatenate(probabilities) if probabilities else np.zeros(0, np.float32)), labels

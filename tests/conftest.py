@@ -14,6 +14,7 @@ sys.path.insert(0, str(ROOT))
 
 import pytest  # noqa: E402
 
+from bench.server_process import free_port  # noqa: E402
 from pipeline import configs  # noqa: E402
 
 SMALL_OVERRIDES = {
@@ -77,13 +78,6 @@ def server_config(tmp: Path, server, results: Path | None = None, **app) -> Path
     if results:
         overrides["pipeline"] = {"output_dir": str(results)}
     return write_config(tmp, overrides)
-
-
-def free_port() -> int:
-    import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def standalone_server_config(tmp: Path, pipeline_run: dict) -> Path:

@@ -10,7 +10,8 @@ import pytest
 import requests
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT, free_port, server_config
+from bench.server_process import free_port
+from tests.conftest import ROOT, server_config
 
 APP = str(ROOT / "app" / "app.py")
 CHROMIUM = "/usr/bin/chromium"

@@ -1,9 +1,6 @@
 """Bad requests, a server killed and restarted, and a short soak: the server answers and stays up."""
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -14,6 +11,7 @@ from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 import signatures
+from bench.server_process import start_server, stop_server
 from pipeline import configs
 from serving.client import ModelClient, ServingClientError
 from serving.server import MAX_BATCH, MAX_REQUEST_BYTES
@@ -77,19 +75,6 @@ def test_rest_oversized_body_gets_413(model_server):
     assert still_answers(model_server)
 
 
-def start_server_process(config_path) -> subprocess.Popen:
-    env = {**os.environ, "PPQ_CONFIG": str(config_path)}
-    return subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def wait_until_up(client: ModelClient, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while not client.is_up():
-        assert time.monotonic() < deadline, "the model server did not come up"
-        time.sleep(0.5)
-
-
 def test_server_killed_and_restarted_clients_and_app_recover(pipeline_run, tmp_path, monkeypatch):
     """kill -9 the server under a client loop and the app: both say 'unavailable', then recover by themselves."""
     from streamlit.testing.v1 import AppTest
@@ -98,7 +83,8 @@ def test_server_killed_and_restarted_clients_and_app_recover(pipeline_run, tmp_p
     serving = configs.load(path, environ={}).serving
     monkeypatch.setenv("PPQ_CONFIG", str(path))
     client = ModelClient("127.0.0.1", serving.model_name, serving.grpc_port, timeout=2, retries=0)
-    server = start_server_process(path)
+    settings = {configs.CONFIG_PATH_ENV: str(path)}
+    server = start_server(settings, client)
     outcomes, stop = [], threading.Event()
 
     def loop() -> None:
@@ -110,7 +96,6 @@ def test_server_killed_and_restarted_clients_and_app_recover(pipeline_run, tmp_p
                 outcomes.append(error.kind)
             time.sleep(0.05)
     try:
-        wait_until_up(client)
         worker = threading.Thread(target=loop)
         worker.start()
         time.sleep(1)
@@ -119,15 +104,13 @@ def test_server_killed_and_restarted_clients_and_app_recover(pipeline_run, tmp_p
         time.sleep(1.5)
         app = AppTest.from_file(str(ROOT / "app" / "app.py"), default_timeout=60).run()
         assert "not answering" in app.sidebar.error[0].value
-        server = start_server_process(path)
-        wait_until_up(client)
+        server = start_server(settings, client)
         time.sleep(1)
         app.run()  # the same session, rerun (as the Retry button does)
         assert "answering: version" in app.sidebar.success[0].value
     finally:
         stop.set()
-        server.terminate()
-        server.wait(timeout=20)
+        stop_server(server)
     worker.join()
     assert outcomes[0] == "ok" and outcomes[-1] == "ok" and "unavailable" in outcomes
     assert set(outcomes) <= {"ok", "unavailable", "timeout"}
@@ -136,12 +119,9 @@ def test_server_killed_and_restarted_clients_and_app_recover(pipeline_run, tmp_p
 def test_sigterm_drains_and_exits_cleanly(pipeline_run, tmp_path):
     path = standalone_server_config(tmp_path, pipeline_run)
     serving = configs.load(path, environ={}).serving
-    server = start_server_process(path)
     client = ModelClient("127.0.0.1", serving.model_name, serving.grpc_port, timeout=2, retries=0)
-    try:
-        wait_until_up(client)
-    finally:
-        server.send_signal(signal.SIGTERM)
+    server = start_server({configs.CONFIG_PATH_ENV: str(path)}, client)
+    server.send_signal(signal.SIGTERM)
     assert server.wait(timeout=30) == 0
 
 
