@@ -6,30 +6,25 @@
 
 # ---- build stage: the virtual environment, from the same lock file ./run.sh installs
 FROM python:3.10.13-slim-bookworm AS builder
-ARG UV_VERSION=0.13.9
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 WORKDIR /build
 COPY requirements.lock ./
-RUN python -m venv /opt/venv \
-    && /opt/venv/bin/python -m pip install --no-cache-dir "uv==${UV_VERSION}"
-# Same command as run.sh's INSTALL_LOCK, with VENV=/opt/venv and PY=/opt/venv/bin/python.
-RUN lock=requirements.lock \
-    && "/opt/venv/bin/uv" pip install --quiet --python "/opt/venv/bin/python" -r "$lock" \
-    && sha256sum "$lock" | cut -d' ' -f1 > "/opt/venv/.$lock.sha256"
+COPY scripts/install_env.sh scripts/
+RUN python -m venv /opt/venv && scripts/install_env.sh /opt/venv requirements.lock
 
 # ---- final stage: the venv and the code, no build or test tools, a non-root user
 FROM python:3.10.13-slim-bookworm
 ENV PPQ_VENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
-    PYTHONPATH=/app \
     PYTHONUNBUFFERED=1 \
     TF_USE_LEGACY_KERAS=1
 RUN useradd --create-home --uid 10001 --user-group ppq
 WORKDIR /app
 COPY --from=builder /opt/venv /opt/venv
 COPY --chown=10001:10001 . .
-RUN chmod 0755 run.sh && mkdir -p outputs && chown 10001:10001 outputs
+RUN scripts/install_env.sh --project /opt/venv \
+    && chmod 0755 run.sh && mkdir -p outputs && chown 10001:10001 outputs
 USER 10001
 EXPOSE 8502
 HEALTHCHECK --interval=30s --timeout=5s --start-period=90s --retries=3 \

@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 ROOT=$(pwd)
 VENV="${PPQ_VENV:-$ROOT/.venv}"  # the Docker image sets PPQ_VENV=/opt/venv
 PY="$VENV/bin/python"
-export TF_USE_LEGACY_KERAS=1 TF_CPP_MIN_LOG_LEVEL=3 PYTHONWARNINGS="ignore::FutureWarning" PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+export TF_USE_LEGACY_KERAS=1 TF_CPP_MIN_LOG_LEVEL=3 PYTHONWARNINGS="ignore::FutureWarning"
 
 say() { printf '[run.sh] %s\n' "$*" >&2; }
 
@@ -36,11 +36,9 @@ find_python310() {
   return 1
 }
 
-# Install each lock file into the virtual environment when it changed since its last install.
-# The Docker image runs the same INSTALL_LOCK command (a test holds the two together).
-INSTALL_LOCK='"$VENV/bin/uv" pip install --quiet --python "$PY" -r "$lock"'
+# The virtual environment with the pinned locks and the project itself (scripts/install_env.sh, which the
+# Dockerfile runs too).
 ensure_env() {
-  local lock want stamp
   if [ ! -x "$PY" ] || ! is_py310 "$PY"; then
     local python
     python=$(find_python310)
@@ -48,15 +46,7 @@ ensure_env() {
     rm -rf "$VENV"
     "$python" -m venv "$VENV"
   fi
-  for lock in "$@"; do
-    want=$(sha256sum "$lock" | cut -d' ' -f1)
-    stamp="$VENV/.$lock.sha256"
-    [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && continue
-    say "installing the pinned dependencies from $lock (uv)"
-    [ -x "$VENV/bin/uv" ] || "$PY" -m pip install -q --disable-pip-version-check "$(grep '^uv==' requirements.lock)"
-    eval "$INSTALL_LOCK"
-    echo "$want" > "$stamp"
-  done
+  scripts/install_env.sh --project "$VENV" "$@"
 }
 RUNTIME_LOCKS=(requirements.lock)
 TEST_LOCKS=(requirements.lock requirements-dev.lock)

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import features  # noqa: E402
-from pipeline import configs  # noqa: E402
-from serving.client import ModelClient, ServingClientError  # noqa: E402
+import features
+from dataprep import splits
+from pipeline import configs
+from serving.client import ModelClient, ServingClientError
 
 BATCH_CHUNK = 256
 CHART_METRICS = ("auc", "binary_accuracy", "precision", "recall")
@@ -85,7 +83,7 @@ def batch_tab(client: ModelClient) -> None:
     if upload is None:
         return
     try:
-        frame = pd.read_csv(upload, dtype=str, keep_default_na=False)
+        frame = splits.read_csv_as_text(upload)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         st.error(f"Could not read that file as CSV: {error}")
         return

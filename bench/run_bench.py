@@ -32,11 +32,13 @@ from ml_metadata.proto import metadata_store_pb2  # noqa: E402
 
 import features  # noqa: E402
 from bench.serving_bench import format_table, run_serving_bench  # noqa: E402
-from components.reporting import classification_metrics, tfidf_baseline  # noqa: E402
+from dataprep import splits  # noqa: E402
 from pipeline import configs  # noqa: E402
+from reporting.baseline import tfidf_baseline
+from reporting.metrics import classification_metrics  # noqa: E402
 from serving.model_versions import LoadedModel  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = configs.PROJECT_ROOT
 
 
 def run_child(command: list[str], env: dict[str, str]) -> dict[str, float]:
@@ -77,7 +79,7 @@ def pipeline_at(rows: int, workdir: Path, epochs: float | None) -> dict[str, Any
     print(f"bench: pipeline on {rows} rows ...", flush=True)
     child = run_child([sys.executable, "-m", "pipeline.cli", "pipeline"], env)
     config = configs.load(environ=env)
-    manifest = json.loads((config.data.prepared_dir / "manifest.json").read_text())
+    manifest = splits.read_manifest(config.data.prepared_dir)
     result = {"rows": rows, "end_to_end_seconds": child["seconds"], "peak_rss_mb": child["peak_rss_mb"],
               "manifest_test_rows": manifest["splits"]["test"]["rows"],
               "components": component_seconds(config.pipeline.metadata_path),
@@ -93,7 +95,7 @@ def batch_inference(smallest: dict[str, Any], largest: dict[str, Any]) -> dict[s
     BulkInferrer's fixed start-up cost.
     """
     config = largest["config"]
-    test = pd.read_csv(config.data.prepared_dir / "test" / "data.csv", dtype=str, keep_default_na=False)
+    test = splits.read_split(config.data.prepared_dir, "test")
     questions = test[features.QUESTION].tolist()
     started = time.perf_counter()
     model = LoadedModel.load(config.serving.model_base_path)
@@ -125,9 +127,8 @@ def seed_style(largest: dict[str, Any], workdir: Path, epochs: int) -> dict[str,
 
 def tfidf(largest: dict[str, Any]) -> dict[str, float]:
     config = largest["config"]
-    read = lambda split: pd.read_csv(config.data.prepared_dir / split / "data.csv", dtype=str, keep_default_na=False)  # noqa: E731
     started = time.perf_counter()
-    train, test = read("train"), read("test")
+    train, test = (splits.read_split(config.data.prepared_dir, split) for split in ("train", "test"))
     probability = tfidf_baseline(train, test, config.data.random_seed)
     metrics = classification_metrics(test[features.LABEL], probability)
     return {"seconds": time.perf_counter() - started, "test_auc": metrics["auc"], "test_accuracy": metrics["accuracy"]}

@@ -16,18 +16,17 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import tensorflow as tf
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 import features
+from dataprep import splits
 
 
 def run(prepared_dir: Path, epochs: int, seed: int) -> dict[str, float]:
     started = time.perf_counter()
     tf.keras.utils.set_random_seed(seed)
-    train = pd.read_csv(prepared_dir / "train" / "data.csv", dtype=str, keep_default_na=False)
-    test = pd.read_csv(prepared_dir / "test" / "data.csv", dtype=str, keep_default_na=False)
+    train, test = splits.read_split(prepared_dir, "train"), splits.read_split(prepared_dir, "test")
     y_train = (train[features.LABEL] == features.POST).to_numpy().astype("float32")
     vectorize = tf.keras.layers.TextVectorization(standardize="lower", max_tokens=10000, output_sequence_length=50)
     vectorize.adapt(train[features.QUESTION].to_numpy())

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.server_process import free_port, start_server, stop_server
 from pipeline import configs
 from serving.client import ModelClient
+from serving.launch import free_port, start_server, stop_server
 from serving.model_versions import LoadedModel
 
 QUESTION = "Does this coffee maker come with a reusable filter?"

@@ -18,11 +18,10 @@ import threading
 import time
 from pathlib import Path
 
-from bench.server_process import start_server, stop_server
 from pipeline import configs
 from serving.client import ModelClient
+from serving.launch import start_server, stop_server
 
-ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ["Does it come with a charger?", "Mine broke after two weeks, is there a fix?", "How loud is it?",
              "😀 is this the 2024 model? 日本語"]
 
@@ -83,7 +82,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--max-growth-mb", type=float, default=50.0)
-    parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench" / "soak.json")
+    parser.add_argument("--out", type=Path, default=configs.PROJECT_ROOT / "outputs" / "bench" / "soak.json")
     args = parser.parse_args()
     result = soak(args.config, args.clients, args.seconds)
     args.out.parent.mkdir(parents=True, exist_ok=True)

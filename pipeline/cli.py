@@ -18,15 +18,15 @@ from pipeline import configs
 
 
 def cmd_prepare(config: configs.Config, args: argparse.Namespace) -> None:
-    from components import data_preparation
-    data_preparation.prepare(config.data, force=args.force)
+    from dataprep import preparation
+    preparation.prepare(config.data, force=args.force)
 
 
 def cmd_run(config: configs.Config, args: argparse.Namespace) -> None:
     """Prepare data, run the pipeline, export predictions and the metrics summary."""
-    from components import data_preparation
+    from dataprep import preparation
     from pipeline import local_runner
-    manifest = data_preparation.prepare(config.data)
+    manifest = preparation.prepare(config.data)
     print(f"pipeline: running {config.pipeline.name} on {manifest['rows_sampled']} rows (progress lines follow)")
     seconds = local_runner.run(config)
     print(f"pipeline: finished in {seconds:.0f} s")
@@ -38,8 +38,8 @@ def cmd_report(config: configs.Config, args: argparse.Namespace) -> None:
 
 
 def _report(config: configs.Config, extra: dict) -> None:
-    from components import reporting
-    summary = reporting.write_report(config.pipeline.metadata_path, config.data.prepared_dir,
+    from reporting import summary
+    summary = summary.write_report(config.pipeline.metadata_path, config.data.prepared_dir,
                                      config.pipeline.output_dir, config.data.random_seed, extra)
     print(f"model blessed: {summary['blessed']}; pushed to: {summary['pushed_model_dir'] or 'nothing pushed'}")
     if not summary["blessed"]:
@@ -56,15 +56,14 @@ def _report(config: configs.Config, extra: dict) -> None:
 
 def cmd_infer(config: configs.Config, args: argparse.Namespace) -> None:
     """Batch inference with the pushed model, in-process, on a CSV with a question column."""
-    import pandas as pd
-
     import features
-    from components.reporting import write_atomically
+    from dataprep import splits
+    from pipeline.files import write_atomically
     from serving.model_versions import LoadedModel
     source = Path(args.input) if args.input else config.data.prepared_dir / "test" / "data.csv"
     if not source.is_file():
         raise FileNotFoundError(f"input CSV not found: {source}")
-    frame = pd.read_csv(source, dtype=str, keep_default_na=False)
+    frame = splits.read_csv_as_text(source)
     if features.QUESTION not in frame.columns:
         raise ValueError(f"{source} has no {features.QUESTION!r} column (found {list(frame.columns)})")
     model = LoadedModel.load(config.serving.model_base_path)
@@ -113,7 +112,7 @@ def cmd_serve(config: configs.Config, args: argparse.Namespace) -> None:
 
 def cmd_app(config: configs.Config, args: argparse.Namespace) -> None:
     """The Streamlit app (it reads the same config; the model server must be running)."""
-    app = Path(__file__).resolve().parent.parent / "app" / "app.py"
+    app = configs.PROJECT_ROOT / "app" / "app.py"
     env = {**os.environ, configs.CONFIG_PATH_ENV: str(config.path)}
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", config.app.host,
                "--server.port", str(config.app.port), "--server.headless", "true",

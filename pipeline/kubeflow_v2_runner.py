@@ -12,14 +12,14 @@ from pathlib import Path
 
 from tfx import v1 as tfx
 
-from components import data_preparation
+from dataprep import splits
 from pipeline import pipeline
 from pipeline.configs import Config
 
 
 def expected_rows(config: Config) -> tuple[int, int]:
     """Train and eval rows: from the local manifest when there is one, else from the configured sample."""
-    manifest = data_preparation.read_manifest(config.data.prepared_dir)
+    manifest = splits.read_manifest(config.data.prepared_dir)
     if manifest:
         return manifest["splits"]["train"]["rows"], manifest["splits"]["eval"]["rows"]
     fractions, total = config.data.split_fractions, config.data.total_sample_size

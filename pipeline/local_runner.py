@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from absl import logging
 from tfx import v1 as tfx
 
-from components import data_preparation
-from pipeline import pipeline
+from dataprep import preparation, splits
+from pipeline import configs, pipeline
 from pipeline.configs import Config
 from serving import model_versions
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent  # where preprocessing.py and trainer.py live
 
 
 def build(config: Config) -> tfx.dsl.Pipeline:
     """The local pipeline over the prepared splits (run data preparation first)."""
-    manifest = data_preparation.read_manifest(config.data.prepared_dir)
+    manifest = splits.read_manifest(config.data.prepared_dir)
     if manifest is None:
-        raise data_preparation.DataError(f"no prepared data in {config.data.prepared_dir}: run the 'prepare' step first")
+        raise preparation.DataError(f"no prepared data in {config.data.prepared_dir}: run the 'prepare' step first")
     config.pipeline.metadata_path.parent.mkdir(parents=True, exist_ok=True)
     return pipeline.create_pipeline(
         pipeline_root=str(config.pipeline.root),
@@ -28,7 +25,7 @@ def build(config: Config) -> tfx.dsl.Pipeline:
         serving_model_dir=str(config.serving.model_base_path),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             str(config.pipeline.metadata_path)),
-        **pipeline.arguments_from_config(config, str(PROJECT_DIR), manifest["splits"]["train"]["rows"],
+        **pipeline.arguments_from_config(config, str(configs.PROJECT_ROOT), manifest["splits"]["train"]["rows"],
                                          manifest["splits"]["eval"]["rows"]),
     )
 

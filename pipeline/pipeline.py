@@ -17,9 +17,8 @@ from tfx import v1 as tfx
 import features
 import signatures
 from components.anomalies_gate import AnomaliesGate
+from dataprep import splits
 from pipeline.configs import Config
-
-SPLITS = ("train", "eval", "test")
 
 
 def arguments_from_config(config: Config, module_dir: str | None, train_rows: int, eval_rows: int) -> dict[str, Any]:
@@ -106,7 +105,7 @@ def create_pipeline(
     example_gen = tfx.components.CsvExampleGen(
         input_base=data_path,
         input_config=tfx.proto.Input(splits=[
-            tfx.proto.Input.Split(name=split, pattern=f"{split}/*.csv") for split in SPLITS]),
+            tfx.proto.Input.Split(name=split, pattern=splits.example_gen_pattern(split)) for split in splits.SPLITS]),
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)

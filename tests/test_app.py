@@ -10,8 +10,7 @@ import pytest
 import requests
 from streamlit.testing.v1 import AppTest
 
-from bench.server_process import free_port
-from tests.conftest import ROOT, server_config
+from tests.helpers import ROOT, free_port, server_config
 
 APP = str(ROOT / "app" / "app.py")
 CHROMIUM = "/usr/bin/chromium"

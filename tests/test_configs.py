@@ -4,8 +4,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import configs
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
 
 
 def raw_config() -> dict:

@@ -5,10 +5,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from components import data_preparation as dp
+from dataprep import preparation as dp
+from dataprep import splits
 from pipeline import configs
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
 
 
 def data_config(tmp_path: Path, source: Path | str, **overrides) -> configs.DataConfig:
@@ -31,10 +31,6 @@ def balanced_rows(n_pre: int, n_post: int) -> list[dict]:
             + [{"asin": f"B{i}", "question": f"mine broke after {i} days", "label": "Post"} for i in range(n_post)])
 
 
-def read_split(config: configs.DataConfig, split: str) -> pd.DataFrame:
-    return pd.read_csv(config.prepared_dir / split / dp.SPLIT_FILE_NAME, dtype=str, keep_default_na=False)
-
-
 def test_stratified_downsample_and_split_are_exact(tmp_path):
     source = write_csv(tmp_path / "raw.csv.gz", balanced_rows(600, 400), compress=True)
     config = data_config(tmp_path, source, total_sample_size=500)
@@ -42,8 +38,8 @@ def test_stratified_downsample_and_split_are_exact(tmp_path):
     expected = {"train": {"Pre": 210, "Post": 140}, "eval": {"Pre": 45, "Post": 30}, "test": {"Pre": 45, "Post": 30}}
     seen_questions = set()
     for split, counts in expected.items():
-        frame = read_split(config, split)
-        assert frame[["question", "label"]].columns.tolist() == ["question", "label"]
+        frame = splits.read_split(config.prepared_dir, split)
+        assert frame.columns.tolist() == ["question", "label"]
         assert frame["label"].value_counts().to_dict() == counts
         assert manifest["splits"][split]["labels"] == counts
         assert not seen_questions & set(frame["question"]), "a row landed in two splits"
@@ -55,7 +51,7 @@ def test_second_run_is_a_no_op_and_a_changed_setting_rebuilds(tmp_path):
     source = write_csv(tmp_path / "raw.csv", balanced_rows(120, 80))
     config = data_config(tmp_path, source, total_sample_size=100)
     dp.prepare(config)
-    split_file = config.prepared_dir / "train" / dp.SPLIT_FILE_NAME
+    split_file = splits.split_path(config.prepared_dir, "train")
     before = split_file.stat().st_mtime_ns
     dp.prepare(config)
     assert split_file.stat().st_mtime_ns == before
@@ -86,7 +82,7 @@ def test_unusable_rows_are_dropped_and_counted(tmp_path):
     assert manifest["rows_dropped"] == {"duplicate_question": 2, "empty_question": 2, "invalid_utf8": 0,
                                         "too_long_question": 1}
     assert manifest["rows_usable"] == 121
-    everything = pd.concat(read_split(data_config(tmp_path, source), s) for s in dp.SPLITS)
+    everything = pd.concat(splits.read_split(data_config(tmp_path, source).prepared_dir, s) for s in splits.SPLITS)
     assert "did it come with the cable?" in set(everything["question"])
 
 
@@ -96,7 +92,7 @@ def test_a_repeated_question_is_kept_once_so_no_test_question_is_seen_in_trainin
     config = data_config(tmp_path, write_csv(tmp_path / "raw.csv", rows), total_sample_size=1000)
     manifest = dp.prepare(config)
     assert manifest["rows_dropped"]["duplicate_question"] == 29 and manifest["rows_usable"] == 102
-    everything = pd.concat(read_split(config, s) for s in dp.SPLITS)
+    everything = pd.concat(splits.read_split(config.prepared_dir, s) for s in splits.SPLITS)
     assert sorted(everything[everything["question"] == "How loud is it?"]["label"]) == ["Post", "Pre"]
 
 
@@ -117,7 +113,7 @@ def test_truncated_gzip_is_a_clear_error_and_keeps_previous_splits(tmp_path):
     config = data_config(tmp_path, bad, total_sample_size=100)
     with pytest.raises(dp.DataError, match="truncated or corrupt"):
         dp.prepare(config)
-    assert dp.read_manifest(config.prepared_dir)["source"] == str(good)
+    assert splits.read_manifest(config.prepared_dir)["source"] == str(good)
     assert sorted(p.name for p in config.prepared_dir.iterdir()) == ["eval", "manifest.json", "test", "train"]
 
 

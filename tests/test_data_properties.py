@@ -9,16 +9,15 @@ import csv
 import gzip
 import io
 import json
-from pathlib import Path
 
-import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components import data_preparation as dp
+from dataprep import preparation as dp
+from dataprep import splits
 from pipeline import configs
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 RAW_CONFIG = json.loads((ROOT / "config.json").read_text())
 
 questions = st.one_of(
@@ -83,7 +82,7 @@ def test_any_csv_gives_a_named_error_or_clean_accounted_splits(tmp_path_factory,
         return
     OUTCOMES["prepared"] += 1
     assert manifest["rows_read"] == manifest["rows_usable"] + sum(manifest["rows_dropped"].values())
-    frames = {s: pd.read_csv(config.prepared_dir / s / "data.csv", dtype=str, keep_default_na=False) for s in dp.SPLITS}
+    frames = {s: splits.read_split(config.prepared_dir, s) for s in splits.SPLITS}
     assert sum(len(f) for f in frames.values()) == manifest["rows_sampled"] == min(sample, manifest["rows_usable"])
     for split, frame in frames.items():
         assert set(frame["label"]) <= {"Pre", "Post"} and len(frame) == manifest["splits"][split]["rows"]

@@ -14,20 +14,20 @@ import sys
 import time
 
 import numpy as np
-import pandas as pd
 
-from components import reporting
+from dataprep import splits
 from pipeline import configs
+from reporting import summary
 from serving.model_versions import list_versions, remove_incomplete_versions
 from serving.server import ModelServer
-from tests.conftest import ROOT, SMALL_OVERRIDES, write_config
+from tests.helpers import ROOT, SMALL_OVERRIDES, write_config
 
 
 def degraded_run_config(pipeline_run, tmp_path):
     session = pipeline_run["config"]
     shutil.copytree(session.data.prepared_dir, tmp_path / "data")
-    train_csv = tmp_path / "data" / "train" / "data.csv"
-    train = pd.read_csv(train_csv, dtype=str, keep_default_na=False)
+    train_csv = splits.split_path(tmp_path / "data", "train")
+    train = splits.read_csv_as_text(train_csv)
     train["label"] = np.random.default_rng(0).permutation(train["label"].to_numpy())
     train.to_csv(train_csv, index=False)
     (tmp_path / "metadata").mkdir()
@@ -63,7 +63,7 @@ def test_degraded_model_is_not_blessed_nor_pushed_even_after_a_killed_run(pipeli
     shutil.copytree(base / str(old_versions[-1]) / "variables", partial / "variables")
     assert run_pipeline(config.path) == 0
 
-    outputs = reporting.latest_run_outputs(config.pipeline.metadata_path)
+    outputs = summary.latest_run_outputs(config.pipeline.metadata_path)
     assert outputs.blessed is False and outputs.pushed_model_dir is None
     assert sorted(p.name for p in base.iterdir()) == [str(v) for v in old_versions]
     assert remove_incomplete_versions(base) == []

@@ -3,7 +3,7 @@
 import json
 
 from pipeline import configs, kubeflow_v2_runner
-from tests.conftest import write_config
+from tests.helpers import write_config
 
 LOCAL_COMPONENTS = {"CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomaliesGate", "Transform",
                     "Trainer", "Evaluator", "Pusher", "BulkInferrer"}

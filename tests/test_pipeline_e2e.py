@@ -12,8 +12,9 @@ from ml_metadata.proto import metadata_store_pb2
 
 import features
 import signatures
-from components import reporting
+from dataprep import splits
 from pipeline import cli
+from reporting import summary
 from serving.model_versions import LoadedModel, list_versions
 
 EXPECTED_OUTPUTS = [
@@ -62,9 +63,9 @@ def test_pushed_model_answers_through_serving_default(pipeline_run):
 def test_predictions_csv_covers_the_test_split_and_matches_serving(pipeline_run):
     config = pipeline_run["config"]
     predictions = pd.read_csv(config.pipeline.predictions_path, keep_default_na=False)
-    assert predictions.columns.tolist() == reporting.PREDICTION_COLUMNS
+    assert predictions.columns.tolist() == summary.PREDICTION_COLUMNS
     assert len(predictions) == pipeline_run["manifest"]["splits"]["test"]["rows"]
-    test_split = pd.read_csv(config.data.prepared_dir / "test" / "data.csv", keep_default_na=False)
+    test_split = splits.read_split(config.data.prepared_dir, "test")
     assert Counter(predictions[features.QUESTION]) == Counter(test_split[features.QUESTION])
     # BulkInferrer went through serving_examples; serving_default must give the same numbers.
     probabilities, labels = LoadedModel.load(config.serving.model_base_path).predict(

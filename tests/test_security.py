@@ -7,8 +7,8 @@ import yaml
 
 from pipeline import configs
 from serving.server import ModelServer
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN = {
     r"\bimport pickle\b|\bpickle\.(load|dump)": "pickle",
     r"(?<![\w.])eval\(": "eval()",

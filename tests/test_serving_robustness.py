@@ -11,11 +11,10 @@ from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 import signatures
-from bench.server_process import start_server, stop_server
 from pipeline import configs
 from serving.client import ModelClient, ServingClientError
 from serving.server import MAX_BATCH, MAX_REQUEST_BYTES
-from tests.conftest import ROOT, standalone_server_config
+from tests.helpers import ROOT, standalone_server_config, start_server, stop_server
 
 
 def strings(values: list[bytes], shape: list[int] | None = None) -> tensor_pb2.TensorProto:

@@ -7,16 +7,14 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
+from pipeline.configs import PROJECT_ROOT
 from serving.client import ModelClient
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def start_server(env_overrides: dict[str, str], client: ModelClient, timeout: float = 120) -> subprocess.Popen:
     """Run `pipeline.cli serve` with the given PPQ_* settings; return once ``client`` sees a loaded version."""
-    server = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve"], cwd=ROOT,
+    server = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve"], cwd=PROJECT_ROOT,
                               env={**os.environ, **env_overrides}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
     while server.poll() is None and not client.is_up():

@@ -1,7 +1,6 @@
-"""Seed step 1: raw CSV -> cleaned, stratified, downsampled train/eval/test CSV folders.
+"""Raw CSV -> cleaned, stratified, downsampled train/eval/test splits (layout: dataprep.splits).
 
-CsvExampleGen then reads ``<prepared_dir>/{train,eval,test}/*.csv`` as three
-splits. The step is idempotent (same source bytes and settings -> nothing to
+The step is idempotent (same source bytes and settings -> nothing to
 do) and atomic (the splits are built in a temporary folder and swapped in
 whole), so a failed download or a bad file never leaves a half-written split.
 """
@@ -13,10 +12,7 @@ import dataclasses
 import gzip
 import hashlib
 import http.client
-import json
-import os
 import re
-import shutil
 import tempfile
 import time
 import urllib.error
@@ -30,11 +26,9 @@ import pandas as pd
 from tqdm import tqdm
 
 import features
+from dataprep.splits import SPLITS, read_manifest, split_path, write_splits
 from pipeline.configs import DataConfig, is_url
 
-SPLITS = ("train", "eval", "test")
-MANIFEST_NAME = "manifest.json"
-SPLIT_FILE_NAME = "data.csv"
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -190,29 +184,6 @@ def _settings(config: DataConfig) -> dict[str, object]:
             "random_seed": config.random_seed}
 
 
-def read_manifest(prepared_dir: Path) -> dict[str, object] | None:
-    path = prepared_dir / MANIFEST_NAME
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
-def _write_atomically(prepared_dir: Path, splits: dict[str, pd.DataFrame], manifest: dict[str, object]) -> None:
-    """Build the whole folder beside the target, then swap it in with renames."""
-    prepared_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{prepared_dir.name}-", dir=prepared_dir.parent))
-    try:
-        for split, frame in splits.items():
-            (staging / split).mkdir()
-            frame.to_csv(staging / split / SPLIT_FILE_NAME, index=False)
-        (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
-        old = prepared_dir.with_name(f".{prepared_dir.name}-old-{os.getpid()}")
-        if prepared_dir.exists():
-            prepared_dir.rename(old)
-        staging.rename(prepared_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
 def prepare(config: DataConfig, force: bool = False) -> dict[str, object]:
     """Prepare the splits unless an identical run already did; return the manifest."""
     started = time.monotonic()
@@ -235,10 +206,10 @@ def prepare(config: DataConfig, force: bool = False) -> dict[str, object]:
         "label_counts_usable": clean.frame[features.LABEL].value_counts().to_dict(),
         "rows_sampled": sum(len(f) for f in splits.values()),
         "splits": {s: {"rows": len(f), "labels": f[features.LABEL].value_counts().to_dict(),
-                       "path": f"{s}/{SPLIT_FILE_NAME}"} for s, f in splits.items()},
+                       "path": str(split_path(Path(), s))} for s, f in splits.items()},
         "seconds": round(time.monotonic() - started, 2),
     }
-    _write_atomically(config.prepared_dir, splits, manifest)
+    write_splits(config.prepared_dir, splits, manifest)
     print(f"data: {manifest['rows_sampled']} rows in {config.prepared_dir} "
           f"({', '.join(f'{s}={len(f)}' for s, f in splits.items())}); dropped {clean.dropped}")
     return manifest

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +24,15 @@ import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, precision_score, recall_score, roc_auc_score
 from tensorflow_serving.apis import prediction_log_pb2
 
 import features
 import signatures
-from components import data_preparation
+from dataprep import splits
 from pipeline.configs import PREDICTIONS_FILE, SUMMARY_FILE
+from pipeline.files import write_atomically
+from reporting.baseline import tfidf_baseline
+from reporting.metrics import classification_metrics, predicted_labels
 
 PREDICTION_COLUMNS = [features.QUESTION, "true_label", "probability_post", "predicted_label"]
 
@@ -98,33 +97,6 @@ def read_predictions(inference_uri: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
 
 
-def predicted_labels(probability_post: np.ndarray) -> list[str]:
-    """The same decision rule as the exported ``serving_default`` signature."""
-    return [features.POST if p >= features.DECISION_THRESHOLD else features.PRE for p in probability_post]
-
-
-def classification_metrics(true_labels: pd.Series, probability_post: np.ndarray) -> dict[str, float]:
-    truth = (true_labels == features.POST).to_numpy()
-    predicted = probability_post >= features.DECISION_THRESHOLD
-    return {
-        "examples": int(len(truth)),
-        "auc": float(roc_auc_score(truth, probability_post)),
-        "accuracy": float(accuracy_score(truth, predicted)),
-        "precision": float(precision_score(truth, predicted, zero_division=0)),
-        "recall": float(recall_score(truth, predicted, zero_division=0)),
-        "mean_probability_post": float(np.mean(probability_post)),
-        "post_rate": float(np.mean(truth)),
-    }
-
-
-def tfidf_baseline(train: pd.DataFrame, test: pd.DataFrame, seed: int) -> np.ndarray:
-    """TF-IDF (words and word pairs) + logistic regression: P(Post) for the test rows."""
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
-    model = LogisticRegression(max_iter=2000, random_state=seed)
-    model.fit(vectorizer.fit_transform(train[features.QUESTION]), train[features.LABEL] == features.POST)
-    return model.predict_proba(vectorizer.transform(test[features.QUESTION]))[:, 1]
-
-
 def evaluator_metrics(evaluation_uri: str) -> dict[str, Any]:
     """Overall-slice metrics TFMA computed on the eval split, and whether validation passed."""
     result = tfma.load_eval_result(evaluation_uri)
@@ -138,19 +110,6 @@ def evaluator_metrics(evaluation_uri: str) -> dict[str, Any]:
     return {"metrics": metrics, "validation_ok": bool(validation.validation_ok)}
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write beside the target and rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def write_report(metadata_path: Path, prepared_dir: Path, output_dir: Path, seed: int,
                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Export predictions and the metrics summary of the latest run; return the summary."""
@@ -158,8 +117,7 @@ def write_report(metadata_path: Path, prepared_dir: Path, output_dir: Path, seed
     summary: dict[str, Any] = {"blessed": outputs.blessed, "pushed_model_dir": outputs.pushed_model_dir, **(extra or {})}
     if outputs.evaluation_uri:
         summary["evaluator_eval_split"] = evaluator_metrics(outputs.evaluation_uri)
-    test = pd.read_csv(prepared_dir / "test" / data_preparation.SPLIT_FILE_NAME, dtype=str, keep_default_na=False)
-    train = pd.read_csv(prepared_dir / "train" / data_preparation.SPLIT_FILE_NAME, dtype=str, keep_default_na=False)
+    test, train = splits.read_split(prepared_dir, "test"), splits.read_split(prepared_dir, "train")
     baseline = classification_metrics(test[features.LABEL], tfidf_baseline(train, test, seed))
     summary["test_split"] = {"tfidf_logistic_regression": baseline}
     if outputs.blessed and outputs.inference_uri:

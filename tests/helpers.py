@@ -1,0 +1,54 @@
+"""What several test files need: the project root, small configs, free ports and model-server processes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pipeline.configs import PROJECT_ROOT as ROOT
+from serving.launch import free_port, start_server, stop_server
+
+__all__ = ["ROOT", "SMALL_OVERRIDES", "free_port", "server_config", "standalone_server_config", "start_server",
+           "stop_server", "write_config"]
+
+SMALL_OVERRIDES = {
+    "data": {"total_sample_size": 400, "chunk_rows": 1000},
+    "model": {"vocab_size": 500, "sequence_length": 24, "embedding_dim": 8, "conv_filters": 8,
+              "hidden_units": 8, "epochs": 2, "batch_size": 32},
+    "evaluator": {"min_auc": 0.5, "min_binary_accuracy": 0.4, "max_auc_drop": 0.5},
+    # The one pipeline run of the suite uses Beam's DirectRunner in multi-processing mode (one worker per core).
+    "pipeline": {"beam_args": ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]},
+}
+
+
+def write_config(tmp: Path, overrides: dict | None = None) -> Path:
+    """A config.json in ``tmp`` whose outputs all go under ``tmp`` (source stays the bundled data)."""
+    raw = json.loads((ROOT / "config.json").read_text())
+    raw["data"]["source"] = str(ROOT / raw["data"]["source"])
+    raw["data"]["prepared_dir"] = "data"
+    raw["pipeline"].update(root="pipeline_root", metadata_path="metadata/metadata.db", output_dir="results")
+    raw["serving"]["model_dir"] = "serving"
+    for section, values in (overrides or {}).items():
+        raw[section].update(values)
+    path = tmp / "config.json"
+    path.write_text(json.dumps(raw, indent=2))
+    return path
+
+
+def server_config(tmp: Path, server, results: Path | None = None, **app) -> Path:
+    """A config whose serving section points at ``server``, reading pipeline results from ``results``."""
+    overrides = {**SMALL_OVERRIDES, "serving": {
+        "model_name": server.manager.model_name, "grpc_port": server.grpc_port, "rest_port": server.rest_port,
+        "request_timeout_seconds": 5.0}, "app": app or {"port": 8765}}
+    if results:
+        overrides["pipeline"] = {"output_dir": str(results)}
+    return write_config(tmp, overrides)
+
+
+def standalone_server_config(tmp: Path, pipeline_run: dict) -> Path:
+    """A config for a model server process of its own (free ports) over the pipeline's pushed models."""
+    config = pipeline_run["config"]
+    return write_config(tmp, {**SMALL_OVERRIDES,
+                              "serving": {"model_dir": str(config.serving.model_dir), "grpc_port": free_port(),
+                                          "rest_port": free_port(), "request_timeout_seconds": 5.0},
+                              "pipeline": {"output_dir": str(config.pipeline.output_dir)}})
