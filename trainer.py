@@ -23,12 +23,12 @@ LABEL_XF = features.transformed_name(features.LABEL)
 
 def input_fn(file_pattern: list[str], data_accessor: tfx.components.DataAccessor,
              tf_transform_output: tft.TFTransformOutput, batch_size: int, seed: int | None = None) -> tf.data.Dataset:
-    """Batches of (transformed features, label), repeated forever; steps bound each epoch."""
+    """Batches of (transformed features, label): one pass over the split, so a Keras epoch is a real epoch."""
     return data_accessor.tf_dataset_factory(
         file_pattern,
-        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=LABEL_XF, shuffle_seed=seed),
+        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=LABEL_XF, shuffle_seed=seed, num_epochs=1),
         tf_transform_output.transformed_metadata.schema,
-    ).repeat()
+    )
 
 
 def build_model(hp: dict[str, Any]) -> tf.keras.Model:
@@ -102,13 +102,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     train = input_fn(fn_args.train_files, fn_args.data_accessor, tf_transform_output, hp["batch_size"], hp["random_seed"])
     evaluation = input_fn(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, hp["batch_size"])
     model = build_model(hp)
-    epochs = max(1, round(hp["epochs"]))
     model.fit(
         train,
-        epochs=epochs,
-        steps_per_epoch=max(1, fn_args.train_steps // epochs),
+        epochs=hp["epochs"],
         validation_data=evaluation,
-        validation_steps=fn_args.eval_steps,
         callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)],
         verbose=2,
     )

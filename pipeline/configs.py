@@ -56,7 +56,7 @@ class ModelConfig:
     conv_filters: int
     hidden_units: int
     dropout: float
-    epochs: float
+    epochs: int
     batch_size: int
     learning_rate: float
 
@@ -128,12 +128,6 @@ class Config:
     app: AppConfig
     kubeflow: KubeflowConfig
     path: Path
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready copy (paths as strings), e.g. to record a run's settings."""
-        raw = dataclasses.asdict(self)
-        raw.pop("path")
-        return json.loads(json.dumps(raw, default=str))
 
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "evaluator": EvaluatorConfig,

@@ -12,29 +12,18 @@ from pathlib import Path
 
 from tfx import v1 as tfx
 
-from dataprep import splits
 from pipeline import pipeline
 from pipeline.configs import Config
-
-
-def expected_rows(config: Config) -> tuple[int, int]:
-    """Train and eval rows: from the local manifest when there is one, else from the configured sample."""
-    manifest = splits.read_manifest(config.data.prepared_dir)
-    if manifest:
-        return manifest["splits"]["train"]["rows"], manifest["splits"]["eval"]["rows"]
-    fractions, total = config.data.split_fractions, config.data.total_sample_size
-    return int(total * fractions["train"]), int(total * fractions["eval"])
 
 
 def compile_pipeline(config: Config) -> Path:
     """Write the pipeline spec JSON to kubeflow.output_file and return its path."""
     kubeflow = config.kubeflow
-    train_rows, eval_rows = expected_rows(config)
     definition = pipeline.create_pipeline(
         pipeline_root=kubeflow.pipeline_root,
         data_path=kubeflow.data_root,
         serving_model_dir=f"{kubeflow.serving_dir.rstrip('/')}/{config.serving.model_name}",
-        **pipeline.arguments_from_config(config, None, train_rows, eval_rows),  # code comes from the image
+        **pipeline.arguments_from_config(config, None),  # code comes from the image
     )
     kubeflow.output_file.parent.mkdir(parents=True, exist_ok=True)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(

@@ -15,8 +15,7 @@ from serving import model_versions
 
 def build(config: Config) -> tfx.dsl.Pipeline:
     """The local pipeline over the prepared splits (run data preparation first)."""
-    manifest = splits.read_manifest(config.data.prepared_dir)
-    if manifest is None:
+    if splits.read_manifest(config.data.prepared_dir) is None:
         raise preparation.DataError(f"no prepared data in {config.data.prepared_dir}: run the 'prepare' step first")
     config.pipeline.metadata_path.parent.mkdir(parents=True, exist_ok=True)
     return pipeline.create_pipeline(
@@ -25,8 +24,7 @@ def build(config: Config) -> tfx.dsl.Pipeline:
         serving_model_dir=str(config.serving.model_base_path),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             str(config.pipeline.metadata_path)),
-        **pipeline.arguments_from_config(config, str(configs.PROJECT_ROOT), manifest["splits"]["train"]["rows"],
-                                         manifest["splits"]["eval"]["rows"]),
+        **pipeline.arguments_from_config(config, str(configs.PROJECT_ROOT)),
     )
 
 

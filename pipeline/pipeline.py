@@ -7,7 +7,7 @@ and BulkInferrer on the test split with the blessed model.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from typing import Any
 
 import tensorflow_model_analysis as tfma
@@ -21,29 +21,19 @@ from dataprep import splits
 from pipeline.configs import Config
 
 
-def arguments_from_config(config: Config, module_dir: str | None, train_rows: int, eval_rows: int) -> dict[str, Any]:
+def arguments_from_config(config: Config, module_dir: str | None) -> dict[str, Any]:
     """The create_pipeline arguments every runner shares; runners add where data, models and metadata live.
 
     With ``module_dir`` the Transform and Trainer code are module files (TFX packages them, and a change to
     them invalidates the cache: right for local runs); without it they are import paths, which a container
     image that has the modules on PYTHONPATH resolves (right for Kubeflow).
     """
-    model = config.model
     return {
         "pipeline_name": config.pipeline.name,
         "preprocessing_fn": f"{module_dir}/preprocessing.py" if module_dir else "preprocessing.preprocessing_fn",
         "run_fn": f"{module_dir}/trainer.py" if module_dir else "trainer.run_fn",
-        "transform_config": {"vocab_size": model.vocab_size, "sequence_length": model.sequence_length},
-        "trainer_config": {"vocab_size": model.vocab_size, "sequence_length": model.sequence_length,
-                           "embedding_dim": model.embedding_dim, "conv_filters": model.conv_filters,
-                           "hidden_units": model.hidden_units, "dropout": model.dropout, "epochs": model.epochs,
-                           "batch_size": model.batch_size, "learning_rate": model.learning_rate,
-                           "random_seed": config.data.random_seed},
-        "train_steps": max(1, math.ceil(train_rows * model.epochs / model.batch_size)),
-        "eval_steps": max(1, math.ceil(eval_rows / model.batch_size)),
-        "eval_thresholds": {"min_auc": config.evaluator.min_auc,
-                            "min_binary_accuracy": config.evaluator.min_binary_accuracy,
-                            "max_auc_drop": config.evaluator.max_auc_drop},
+        "hyperparameters": {**dataclasses.asdict(config.model), "random_seed": config.data.random_seed},
+        "eval_thresholds": dataclasses.asdict(config.evaluator),
         "enable_cache": config.pipeline.enable_cache,
         "beam_pipeline_args": list(config.pipeline.beam_args),
     }
@@ -91,17 +81,18 @@ def create_pipeline(
     data_path: str,
     preprocessing_fn: str,
     run_fn: str,
-    transform_config: dict,
-    trainer_config: dict,
-    train_steps: int,
-    eval_steps: int,
+    hyperparameters: dict[str, Any],
     eval_thresholds: dict[str, float],
     serving_model_dir: str,
     enable_cache: bool,
     metadata_connection_config: metadata_store_pb2.ConnectionConfig | None = None,
     beam_pipeline_args: list[str] | None = None,
 ) -> tfx.dsl.Pipeline:
-    """Build the TFX pipeline; runners (local, Kubeflow) only choose where it runs."""
+    """Build the TFX pipeline; runners (local, Kubeflow) only choose where it runs.
+
+    ``hyperparameters`` (config.json's ``model`` section and the random seed) reach both Transform and
+    Trainer as their ``custom_config``; the Trainer trains ``epochs`` full passes over the train split.
+    """
     example_gen = tfx.components.CsvExampleGen(
         input_base=data_path,
         input_config=tfx.proto.Input(splits=[
@@ -117,7 +108,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         **_user_code(preprocessing_fn, "preprocessing_fn"),
-        custom_config=transform_config,
+        custom_config=hyperparameters,
         splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
     )
     transform.add_upstream_node(anomalies_gate)
@@ -127,9 +118,9 @@ def create_pipeline(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(splits=["train"], num_steps=train_steps),
-        eval_args=tfx.proto.EvalArgs(splits=["eval"], num_steps=eval_steps),
-        custom_config=trainer_config,
+        train_args=tfx.proto.TrainArgs(splits=["train"]),
+        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+        custom_config=hyperparameters,
     )
 
     model_resolver = tfx.dsl.Resolver(
