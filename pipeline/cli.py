@@ -14,7 +14,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from pipeline import configs
+from pipeline import configs, run_log
 
 
 def cmd_prepare(config: configs.Config, args: argparse.Namespace) -> None:
@@ -25,12 +25,27 @@ def cmd_prepare(config: configs.Config, args: argparse.Namespace) -> None:
 def cmd_run(config: configs.Config, args: argparse.Namespace) -> None:
     """Prepare data, run the pipeline, export predictions and the metrics summary."""
     from dataprep import preparation
-    from pipeline import local_runner
     manifest = preparation.prepare(config.data)
-    print(f"pipeline: running {config.pipeline.name} on {manifest['rows_sampled']} rows (progress lines follow)")
-    seconds = local_runner.run(config)
+    print(f"pipeline: {config.pipeline.name} on {manifest['rows_sampled']} rows")
+    seconds = _run_pipeline(config, run_log.is_verbose(args.verbose))
     print(f"pipeline: finished in {seconds:.0f} s")
     _report(config, {"pipeline_seconds": round(seconds, 1), "data_manifest": manifest})
+
+
+def _run_pipeline(config: configs.Config, verbose: bool) -> float:
+    """The local run; unless verbose, one line per component here and the libraries' output in a log file."""
+    if verbose:
+        from pipeline import local_runner
+        return local_runner.run(config)
+    log_path = run_log.log_path_for(config.pipeline.output_dir, "pipeline")
+    print(f"pipeline: full log in {log_path} (--verbose streams it here)")
+    try:
+        with run_log.quiet(log_path):
+            from pipeline import local_runner
+            return local_runner.run(config)
+    except Exception:
+        print(f"pipeline: failed; the last lines of {log_path}:\n{run_log.tail(log_path)}", file=sys.stderr)
+        raise
 
 
 def cmd_report(config: configs.Config, args: argparse.Namespace) -> None:
@@ -60,7 +75,7 @@ def cmd_infer(config: configs.Config, args: argparse.Namespace) -> None:
     from dataprep import splits
     from pipeline.files import write_atomically
     from serving.model_versions import LoadedModel
-    source = Path(args.input) if args.input else config.data.prepared_dir / "test" / "data.csv"
+    source = Path(args.input) if args.input else splits.split_path(config.data.prepared_dir, "test")
     if not source.is_file():
         raise FileNotFoundError(f"input CSV not found: {source}")
     frame = splits.read_csv_as_text(source)
@@ -130,6 +145,8 @@ def cmd_compile_kubeflow(config: configs.Config, args: argparse.Namespace) -> No
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="run.sh", description="Pre/Post purchase question classifier (TFX).")
     parser.add_argument("--config", help="config file (default: config.json, or $PPQ_CONFIG)")
+    parser.add_argument("--verbose", action="store_true",
+                        help=f"stream the libraries' full output instead of a log file (or set {run_log.VERBOSE_ENV}=1)")
     commands = parser.add_subparsers(dest="command", required=True)
     prepare = commands.add_parser("prepare", help="raw CSV -> stratified train/eval/test splits")
     prepare.add_argument("--force", action="store_true", help="rebuild even if the splits are up to date")

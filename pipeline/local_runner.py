@@ -29,10 +29,18 @@ def build(config: Config) -> tfx.dsl.Pipeline:
 
 
 def run(config: Config) -> float:
-    """Run the whole pipeline; return its wall time in seconds."""
-    logging.set_verbosity(logging.INFO)
+    """Run the whole pipeline; return its wall time in seconds.
+
+    TFX reports progress at absl's INFO level (the quiet run reads it), so the run raises the verbosity and
+    puts it back afterwards.
+    """
     for folder in model_versions.remove_incomplete_versions(config.serving.model_base_path):
         print(f"pipeline: removed {folder}, an incomplete push left by an interrupted run")
+    previous = logging.get_verbosity()
+    logging.set_verbosity(logging.INFO)
     started = time.monotonic()
-    tfx.orchestration.LocalDagRunner().run(build(config))
+    try:
+        tfx.orchestration.LocalDagRunner().run(build(config))
+    finally:
+        logging.set_verbosity(previous)
     return time.monotonic() - started

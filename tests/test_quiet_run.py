@@ -1,0 +1,49 @@
+"""The default run prints a screenful: a line per component; the libraries' output goes to a log file."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pipeline import run_log
+from tests.helpers import ROOT
+
+COMPONENTS = ["CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomaliesGate", "Transform",
+              "Trainer", "latest_blessed_model_resolver", "Evaluator", "Pusher", "BulkInferrer"]
+
+
+def test_a_cached_rerun_prints_one_line_per_component_and_logs_the_rest(pipeline_run, small_config_path):
+    env = {k: v for k, v in os.environ.items() if k != run_log.VERBOSE_ENV}
+    result = subprocess.run([sys.executable, "-m", "pipeline.cli", "--config", str(small_config_path), "pipeline"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = (result.stdout + result.stderr).splitlines()
+    assert len(lines) <= 60, "\n".join(lines)
+    for component in COMPONENTS:
+        assert [line for line in lines if line.split()[:2] == [component, "cached"]], f"no line for {component}"
+    assert not [line for line in lines if "absl" in line or "Component " in line], "library output leaked"
+    log_line = next(line for line in lines if line.startswith("pipeline: full log in "))
+    log_path = log_line.removeprefix("pipeline: full log in ").split(" (")[0]
+    log_text = open(log_path, encoding="utf-8").read()
+    assert "Component Trainer is finished." in log_text
+
+
+def test_quiet_sends_child_process_output_to_the_log_and_keeps_the_terminal(tmp_path, capfd):
+    log_path = tmp_path / "logs" / "run.log"
+    with run_log.quiet(log_path) as terminal:
+        subprocess.run([sys.executable, "-c", "import sys; print('from a worker'); print('oops', file=sys.stderr)"],
+                       check=True)
+        print("progress line", file=terminal)
+    print("after the run")
+    seen = capfd.readouterr()
+    assert "progress line" in seen.out and "after the run" in seen.out
+    assert "from a worker" not in seen.out + seen.err
+    assert "from a worker" in log_path.read_text() and "oops" in run_log.tail(log_path, 1)
+
+
+def test_a_failed_run_restores_the_terminal(tmp_path, capfd):
+    with pytest.raises(RuntimeError), run_log.quiet(tmp_path / "run.log"):
+        raise RuntimeError("boom")
+    print("still here")
+    assert "still here" in capfd.readouterr().out
