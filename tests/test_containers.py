@@ -4,7 +4,6 @@ import json
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import jsonschema
 import yaml
@@ -24,7 +23,7 @@ def config() -> configs.Config:
 
 
 def test_dockerfile_passes_hadolint_with_nothing_above_info():
-    hadolint = shutil.which("hadolint") or str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "hadolint")
+    hadolint = shutil.which("hadolint") or str(ROOT / ".venv" / "bin" / "hadolint")
     result = subprocess.run([hadolint, "--failure-threshold", "info", str(ROOT / "Dockerfile")],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
