@@ -68,7 +68,7 @@ def component_seconds(metadata_path: Path) -> dict[str, float]:
     return times
 
 
-def pipeline_at(rows: int, workdir: Path, epochs: float | None) -> dict[str, Any]:
+def pipeline_at(rows: int, workdir: Path, epochs: int | None) -> dict[str, Any]:
     folder = workdir / f"rows-{rows}"
     env = {**os.environ, "PPQ_DATA__TOTAL_SAMPLE_SIZE": str(rows), "PPQ_DATA__PREPARED_DIR": str(folder / "data"),
            "PPQ_PIPELINE__ROOT": str(folder / "pipeline_root"), "PPQ_PIPELINE__ENABLE_CACHE": "false",
@@ -211,7 +211,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 25000])
     parser.add_argument("--seed-epochs", type=int, default=10)
-    parser.add_argument("--pipeline-epochs", type=float, default=None, help="override model.epochs (smoke runs)")
+    parser.add_argument("--pipeline-epochs", type=int, default=None, help="override model.epochs (smoke runs)")
     parser.add_argument("--serving-seconds", type=float, default=3.0)
     parser.add_argument("--serving-clients", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench")
