@@ -103,4 +103,4 @@ def test_browser_question_gets_an_answer_from_the_server(model_server, tmp_path)
         assert "P(Post)" in body and "confidence" in body
     finally:
         app.terminate()
-        app.wait(timeout=10)
+        app.wait(timeout=60)
