@@ -14,7 +14,7 @@ import signatures
 from bench.server_process import start_server, stop_server
 from pipeline import configs
 from serving.client import ModelClient, ServingClientError
-from serving.server import MAX_BATCH, MAX_REQUEST_BYTES
+from serving.errors import MAX_BATCH, MAX_REQUEST_BYTES
 from tests.conftest import ROOT, standalone_server_config
 
 
