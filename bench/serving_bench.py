@@ -60,6 +60,12 @@ def question_cycle(offset: int):
 
 def measure(make_call: Callable[[int], Callable[[], object]], clients: int, seconds: float) -> dict[str, float]:
     """Each client thread calls in a loop for ``seconds``; latencies are pooled."""
+    return summarize(*run_clients(make_call, clients, seconds), clients)
+
+
+def run_clients(make_call: Callable[[int], Callable[[], object]], clients: int,
+                seconds: float) -> tuple[list[float], int, float]:
+    """Latencies (s), failures and elapsed seconds of ``clients`` threads calling in a loop."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors = [0] * clients
     ready = threading.Barrier(clients + 1)
@@ -84,12 +90,15 @@ def measure(make_call: Callable[[int], Callable[[], object]], clients: int, seco
     ready.wait()
     for t in threads:
         t.join()
-    elapsed = time.perf_counter() - started
-    pooled = np.array([x for per in latencies for x in per]) * 1000
-    return {"clients": clients, "requests": int(pooled.size), "errors": sum(errors),
+    return [x for per in latencies for x in per], sum(errors), time.perf_counter() - started
+
+
+def summarize(latencies: list[float], errors: int, elapsed: float, clients: int) -> dict[str, float]:
+    pooled = np.array(latencies) * 1000
+    return {"clients": clients, "requests": int(pooled.size), "errors": errors,
             "p50_ms": float(np.percentile(pooled, 50)) if pooled.size else float("nan"),
             "p99_ms": float(np.percentile(pooled, 99)) if pooled.size else float("nan"),
-            "per_second": pooled.size / elapsed}
+            "per_second": pooled.size / elapsed if elapsed else 0.0}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -149,73 +158,104 @@ def rest_caller(url: str, questions) -> Callable[[], object]:
 
 def start_served(name: str, command: list[str], settings: dict[str, str], model_name: str,
                  cwd: Path = ROOT) -> Served:
+    print(f"bench: starting {name} server", flush=True)
     grpc_port, rest_port = free_port(), free_port()
     env = {**settings, "PPQ_SERVING__GRPC_PORT": str(grpc_port), "PPQ_SERVING__REST_PORT": str(rest_port)}
     command = [c.format(grpc_port=grpc_port, rest_port=rest_port) for c in command]
     probe = ModelClient("127.0.0.1", model_name, grpc_port, rest_port, timeout=2, retries=0)
     try:
-        process = start_process(command, env, probe, cwd=cwd)
+        process = start_process(command, env, probe, timeout=600, cwd=cwd)  # TensorFlow loads slowly on a busy machine
     finally:
         probe.close()
     return Served(name, process, model_name, grpc_port, rest_port)
 
 
-def measure_served(served: Served, transport: str, clients: int, seconds: float,
-                   profile_dir: Path | None) -> dict:
-    before, cpu_before = served.snapshot(), cpu_seconds(served.process.pid)
-    profiler = None
-    if profile_dir and shutil.which("py-spy"):
-        out = profile_dir / f"{served.name}-{transport}-{clients}.txt"
-        profiler = subprocess.Popen(["py-spy", "record", "--pid", str(served.process.pid), "--format", "raw", "--nonblocking",
-                                     "--rate", "200", "--duration", str(int(seconds)), "--output", str(out)],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    row = measure(served.client_call(transport), clients, seconds)
-    if profiler:
-        profiler.wait()
-    cpu = cpu_seconds(served.process.pid) - cpu_before
-    after = served.snapshot()
-    row["server_cpu_ms_per_request"] = cpu * 1000 / max(row["requests"], 1)
-    if before and after:
-        load = metrics.load_between(after, before)
-        row.update(mean_batch=load.mean_batch, batch_p50=load.batch_p50, batch_p90=load.batch_p90)
-    return row
+class Way:
+    """One row of the table: how to call, and what its rounds measured."""
+
+    def __init__(self, name: str, make_call: Callable[[int], Callable[[], object]], served: Served | None = None):
+        self.name, self.make_call, self.served = name, make_call, served
+        self.latencies: list[float] = []
+        self.errors, self.elapsed, self.cpu = 0, 0.0, 0.0
+        self.first: metrics.Snapshot | None = None
+        self.last: metrics.Snapshot | None = None
+
+    def run_round(self, clients: int, seconds: float, profile_dir: Path | None) -> None:
+        if self.served is None:
+            latencies, errors, elapsed = run_clients(self.make_call, clients, seconds)
+        else:
+            before, cpu_before = self.served.snapshot(), cpu_seconds(self.served.process.pid)
+            self.first = self.first or before
+            profiler = self._profiler(clients, seconds, profile_dir)
+            latencies, errors, elapsed = run_clients(self.make_call, clients, seconds)
+            if profiler:
+                profiler.wait()
+            self.cpu += cpu_seconds(self.served.process.pid) - cpu_before
+            self.last = self.served.snapshot()
+        self.latencies += latencies
+        self.errors += errors
+        self.elapsed += elapsed
+
+    def _profiler(self, clients: int, seconds: float, profile_dir: Path | None) -> subprocess.Popen | None:
+        if not profile_dir or not shutil.which("py-spy"):
+            return None
+        out = profile_dir / f"{self.name.replace(' ', '_')}-{clients}.txt"
+        return subprocess.Popen(["py-spy", "record", "--pid", str(self.served.process.pid), "--format", "raw",
+                                 "--nonblocking", "--rate", "100", "--duration", str(max(1, int(seconds))),
+                                 "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def row(self, clients: int) -> dict:
+        row = {"way": self.name, **summarize(self.latencies, self.errors, self.elapsed, clients)}
+        if self.served is not None:
+            row["server_cpu_ms_per_request"] = self.cpu * 1000 / max(row["requests"], 1)
+        if self.first and self.last:
+            load = metrics.load_between(self.last, self.first)
+            row.update(mean_batch=load.mean_batch, batch_p50=load.batch_p50, batch_p90=load.batch_p90)
+        return row
 
 
-def in_process_row(function: Callable, clients: int, seconds: float) -> dict:
+def in_process_call(function: Callable) -> Callable[[int], Callable[[], object]]:
     def make(index: int) -> Callable[[], object]:
         questions = question_cycle(index * 97)
         return lambda: function(**{signatures.QUESTION_INPUT: tf.constant([next(questions)])})
-    return {"way": "in-process", **measure(make, clients, seconds)}
+    return make
 
 
 def run_serving_bench(base: Path, model_name: str, seconds: float, client_counts: list[int],
                       floor: bool = False, compare_root: Path | None = None, profile_dir: Path | None = None,
-                      serving_overrides: dict[str, str] | None = None) -> list[dict]:
-    """Rows of latency and throughput for each way and client count, with ratios to in-process and floor."""
+                      variants: dict[str, dict[str, str]] | None = None, rounds: int = 1) -> list[dict]:
+    """Rows of latency and throughput for each way and client count, with ratios to in-process and floor.
+
+    Each measurement is cut into ``rounds`` slices taken in turn with the other ways', so that a burst
+    of load from elsewhere on the machine falls on all of them alike.
+    """
     function = LoadedModel.load(base).serving_fn
     settings = {"PPQ_SERVING__MODEL_DIR": str(base.parent), "PPQ_SERVING__MODEL_NAME": model_name,
-                "PPQ_SERVING__HOST": "127.0.0.1", "PPQ_SERVING__POLL_SECONDS": "60", **(serving_overrides or {})}
+                "PPQ_SERVING__HOST": "127.0.0.1", "PPQ_SERVING__POLL_SECONDS": "60"}
     serve = [sys.executable, "-m", "pipeline.cli", "serve"]
-    servers = [start_served("server", serve, settings, model_name)]
-    if floor:
-        servers.append(start_served("floor", [sys.executable, "-m", "bench.canned_server", "--model-name", model_name,
-                                              "--grpc-port", "{grpc_port}", "--rest-port", "{rest_port}"],
-                                    {}, model_name))
-    if compare_root:
-        servers.append(start_served("compare", serve, settings, model_name, cwd=compare_root))
-    labels = {"server": "", "floor": "floor ", "compare": "before "}
-    rows = []
+    servers = [("", start_served("server", serve, settings, model_name), ("grpc", "rest"))]
     try:
+        if floor:
+            canned = [sys.executable, "-m", "bench.canned_server", "--model-name", model_name,
+                      "--grpc-port", "{grpc_port}", "--rest-port", "{rest_port}"]
+            servers.append(("floor ", start_served("floor", canned, {}, model_name), ("grpc", "rest")))
+        if compare_root:
+            servers.append(("before ", start_served("before", serve, settings, model_name, cwd=compare_root),
+                            ("grpc", "rest")))
+        for label, overrides in (variants or {}).items():
+            servers.append((f"{label} ", start_served(label, serve, {**settings, **overrides}, model_name), ("grpc",)))
+        rows = []
         for clients in client_counts:
-            print(f"bench: in-process {clients:2d} thread(s) for {seconds:g} s", flush=True)
-            rows.append(in_process_row(function, clients, seconds))
-            for served in servers:
-                for transport, way in (("grpc", "gRPC"), ("rest", "REST")):
-                    name = labels[served.name] + way
-                    print(f"bench: {name:12s} {clients:2d} client(s) for {seconds:g} s", flush=True)
-                    rows.append({"way": name, **measure_served(served, transport, clients, seconds, profile_dir)})
+            ways = [Way("in-process", in_process_call(function))]
+            ways += [Way(prefix + {"grpc": "gRPC", "rest": "REST"}[transport], served.client_call(transport), served)
+                     for prefix, served, transports in servers for transport in transports]
+            for round_index in range(rounds):
+                for way in ways:
+                    print(f"bench: {way.name:16s} {clients:2d} client(s), round {round_index + 1}/{rounds}", flush=True)
+                    way.run_round(clients, seconds / rounds, profile_dir)
+            rows += [way.row(clients) for way in ways]
     finally:
-        for served in servers:
+        for _, served, _ in servers:
             stop_server(served.process)
     add_ratios(rows)
     return rows
@@ -239,10 +279,10 @@ def _cell(value: float | None, fmt: str) -> str:
 
 
 def format_table(rows: list[dict]) -> str:
-    lines = [f"{'way':13s} {'clients':>7s} {'p50 ms':>7s} {'p99 ms':>7s} {'per s':>7s} {'errors':>6s} "
+    lines = [f"{'way':16s} {'clients':>7s} {'p50 ms':>7s} {'p99 ms':>7s} {'per s':>7s} {'errors':>6s} "
              f"{'p50/inproc':>10s} {'p50/floor':>9s} {'rate/inproc':>11s} {'p99/p50':>7s} {'batch mean':>10s} "
              f"{'batch p90':>9s} {'srv cpu ms/req':>14s}"]
-    lines += [f"{r['way']:13s} {r['clients']:7d} {r['p50_ms']:7.2f} {r['p99_ms']:7.2f} {r['per_second']:7.0f} "
+    lines += [f"{r['way']:16s} {r['clients']:7d} {r['p50_ms']:7.2f} {r['p99_ms']:7.2f} {r['per_second']:7.0f} "
               f"{r['errors']:6d} {r['p50_vs_in_process']:10.2f} {_cell(r.get('p50_vs_floor'), '9.2f')} "
               f"{_cell(r.get('rate_vs_in_process'), '11.2f')} {_cell(r.get('p99_vs_p50'), '7.2f')} "
               f"{_cell(r.get('mean_batch'), '10.1f')} {_cell(r.get('batch_p90'), '9.1f')} "
@@ -272,25 +312,28 @@ def main() -> None:
     parser.add_argument("--no-floor", action="store_true", help="skip the canned-answer floor server")
     parser.add_argument("--compare-root", type=Path, help="also measure the server of this checkout (e.g. main)")
     parser.add_argument("--profile-dir", type=Path, help="record a py-spy profile of each server measurement here")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="a PPQ_SERVING__ override for the server, e.g. ENABLE_BATCHING=false")
+    parser.add_argument("--variant", action="append", default=[], metavar="LABEL:KEY=VALUE[;KEY=VALUE]",
+                        help="also measure the server with PPQ_SERVING__ overrides, e.g. 'unbatched:ENABLE_BATCHING=false'")
+    parser.add_argument("--rounds", type=int, default=3, help="slices of each measurement, taken in turn")
     parser.add_argument("--out", type=Path, default=Path("outputs/bench/serving.json"))
     args = parser.parse_args()
     config = configs.load()
     if args.profile_dir:
         args.profile_dir.mkdir(parents=True, exist_ok=True)
-    overrides = dict(f"PPQ_SERVING__{kv.split('=', 1)[0].upper()}={kv.split('=', 1)[1]}".split("=", 1)
-                     for kv in args.set)
+    variants = {label: dict((f"PPQ_SERVING__{kv.split('=', 1)[0].upper()}", kv.split("=", 1)[1])
+                            for kv in settings.split(";"))
+                for label, _, settings in (v.partition(":") for v in args.variant)}
     rows = run_serving_bench(config.serving.model_base_path, config.serving.model_name, args.seconds, args.clients,
                              floor=not args.no_floor, compare_root=args.compare_root, profile_dir=args.profile_dir,
-                             serving_overrides=overrides)
+                             variants=variants, rounds=args.rounds)
     print("\n" + format_table(rows) + "\n")
     results = targets(rows)
     for what, value, op, bound, met in results:
         print(f"target: {what:40s} {value:6.2f} {op} {bound:<5g} {'met' if met else 'MISSED'}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     named = [dict(zip(("what", "ratio", "op", "bound", "met"), t, strict=True)) for t in results]
-    report = {"seconds_each": args.seconds, "settings": overrides, "rows": rows, "targets": named}
+    report = {"seconds_each": args.seconds, "rounds": args.rounds, "variants": variants, "rows": rows,
+              "targets": named}
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nwrote {args.out}")
 

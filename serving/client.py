@@ -53,7 +53,10 @@ class Prediction:
         return self.probability_post if self.label == features.POST else 1.0 - self.probability_post
 
 
-_GRPC_KINDS = {grpc.StatusCode.UNAVAILABLE: "unavailable", grpc.StatusCode.DEADLINE_EXCEEDED: "timeout",
+# CANCELLED from the server: gRPC cancels calls it had queued but not started when a server shuts down.
+# Predict, metadata and status have no side effects, so such a call is retried like UNAVAILABLE.
+_GRPC_KINDS = {grpc.StatusCode.UNAVAILABLE: "unavailable", grpc.StatusCode.CANCELLED: "unavailable",
+               grpc.StatusCode.DEADLINE_EXCEEDED: "timeout",
                grpc.StatusCode.NOT_FOUND: "not_found", grpc.StatusCode.INVALID_ARGUMENT: "invalid_argument",
                grpc.StatusCode.RESOURCE_EXHAUSTED: "too_large", grpc.StatusCode.FAILED_PRECONDITION: "invalid_argument"}
 _HTTP_KINDS = {400: "invalid_argument", 404: "not_found", 413: "too_large", 429: "too_large", 503: "unavailable"}

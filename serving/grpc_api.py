@@ -43,15 +43,23 @@ def to_array(proto: tensor_pb2.TensorProto) -> np.ndarray:
         raise invalid(f"malformed input tensor: {exc}") from exc
 
 
+_VALUE_FIELDS = {types_pb2.DT_FLOAT: "float_val", types_pb2.DT_DOUBLE: "double_val", types_pb2.DT_INT32: "int_val",
+                 types_pb2.DT_INT64: "int64_val", types_pb2.DT_BOOL: "bool_val"}
+
+
 def fill_tensor(proto: tensor_pb2.TensorProto, value: np.ndarray) -> None:
-    """Write an output array into a response tensor in place: strings as string_val, numbers packed."""
+    """Write an output array into a response tensor in place, in the typed value fields as TensorFlow Serving does."""
     for size in value.shape:
         proto.tensor_shape.dim.add(size=size)
     if value.dtype == object or value.dtype.kind == "S":
         proto.dtype = types_pb2.DT_STRING
-        proto.string_val.extend(value.tolist())
+        proto.string_val.extend(value.ravel().tolist())
+        return
+    proto.dtype = tf.as_dtype(value.dtype).as_datatype_enum
+    field = _VALUE_FIELDS.get(proto.dtype)
+    if field:
+        getattr(proto, field).extend(value.ravel().tolist())
     else:
-        proto.dtype = tf.as_dtype(value.dtype).as_datatype_enum
         proto.tensor_content = value.tobytes()
 
 

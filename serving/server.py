@@ -67,11 +67,11 @@ class ModelServer:
     def stop(self, grace: float = 5.0) -> None:
         """Refuse new requests; let queued and running ones finish (up to ``grace`` seconds)."""
         self.manager.stop()
-        self.rest.shutdown()  # no new REST requests
-        grpc_stopped = self.grpc.stop(grace)  # no new gRPC requests; in-flight ones get `grace` seconds
+        self.rest.shutdown()  # no new REST connections
+        self.runner.close(grace)  # new predictions are refused as UNAVAILABLE; queued and running batches finish
+        grpc_stopped = self.grpc.stop(grace)  # in-flight gRPC calls get `grace` seconds to be answered
         self.rest.in_flight.wait_idle(grace)
         grpc_stopped.wait()
-        self.runner.close(grace)
         self.rest.server_close()
 
 
