@@ -17,6 +17,7 @@ import streamlit as st
 import features
 from dataprep import splits
 from pipeline import configs
+from serving import metrics
 from serving.client import ModelClient, ServingClientError
 
 BATCH_CHUNK = 256
@@ -24,8 +25,9 @@ CHART_METRICS = ("auc", "binary_accuracy", "precision", "recall")
 
 
 @st.cache_resource
-def get_client(host: str, model_name: str, grpc_port: int, timeout: float) -> ModelClient:
-    return ModelClient(host, model_name, grpc_port=grpc_port, transport="grpc", timeout=timeout, retries=1)
+def get_client(host: str, model_name: str, grpc_port: int, rest_port: int, timeout: float) -> ModelClient:
+    return ModelClient(host, model_name, grpc_port=grpc_port, rest_port=rest_port, transport="grpc", timeout=timeout,
+                       retries=1)
 
 
 def show_error(error: ServingClientError, client: ModelClient) -> None:
@@ -53,6 +55,23 @@ def sidebar(client: ModelClient) -> None:
     except ServingClientError as error:
         st.sidebar.error(f"not answering ({error.kind})")
         st.sidebar.button("Check again", key="sidebar-retry")
+        return
+    server_load(client)
+
+
+def server_load(client: ModelClient) -> None:
+    """Request rate and p50 latency from the server's Prometheus endpoint, since this session last looked."""
+    try:
+        snapshot = client.server_metrics()
+    except ServingClientError as error:
+        st.sidebar.caption(f"no metrics from the server ({error.kind})")
+        return
+    load = metrics.load_between(snapshot, st.session_state.get("metrics_snapshot"))
+    since = "since the last look" if "metrics_snapshot" in st.session_state else "since the server started"
+    st.session_state["metrics_snapshot"] = snapshot
+    rate = f"{load.per_second:.1f} requests/s" if load.per_second is not None else f"{load.requests:.0f} requests"
+    p50 = f"p50 {load.p50_ms:.1f} ms" if load.p50_ms is not None else "p50 -"
+    st.sidebar.caption(f"Load {since}: {rate}, {p50}")
 
 
 def ask_tab(client: ModelClient) -> None:
@@ -141,7 +160,7 @@ def main() -> None:
         st.error(str(error))
         return
     client = get_client(config.serving.host, config.serving.model_name, config.serving.grpc_port,
-                        config.serving.request_timeout_seconds)
+                        config.serving.rest_port, config.serving.request_timeout_seconds)
     sidebar(client)
     ask, batch, model = st.tabs(["Ask", "Batch", "Model"])
     with ask:

@@ -120,9 +120,7 @@ def cmd_serve(config: configs.Config, args: argparse.Namespace) -> None:
 
     from serving.server import ModelServer, serve_forever
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    serving = config.serving
-    serve_forever(ModelServer(serving.model_name, serving.model_base_path, serving.host, serving.grpc_port,
-                              serving.rest_port, serving.poll_seconds))
+    serve_forever(ModelServer.from_config(config.serving))
 
 
 def cmd_app(config: configs.Config, args: argparse.Namespace) -> None:

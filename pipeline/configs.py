@@ -87,6 +87,15 @@ class PipelineConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class BatchingConfig:
+    """TensorFlow Serving's batching parameters, by its names (its batching_parameters_file)."""
+    max_batch_size: int
+    batch_timeout_micros: int
+    max_enqueued_batches: int
+    num_batch_threads: int
+
+
+@dataclasses.dataclass(frozen=True)
 class ServingConfig:
     model_name: str
     model_dir: Path
@@ -95,6 +104,12 @@ class ServingConfig:
     rest_port: int
     poll_seconds: float
     request_timeout_seconds: float
+    enable_batching: bool
+    batching: BatchingConfig
+
+    def __post_init__(self) -> None:
+        if isinstance(self.batching, dict):  # from_dict passes the section's JSON object
+            object.__setattr__(self, "batching", BatchingConfig(**self.batching))
 
     @property
     def model_base_path(self) -> Path:

@@ -27,6 +27,7 @@ from tensorflow_serving.apis import (
 
 import features
 import signatures
+from serving import metrics
 
 T = TypeVar("T")
 
@@ -52,13 +53,16 @@ class Prediction:
         return self.probability_post if self.label == features.POST else 1.0 - self.probability_post
 
 
-_GRPC_KINDS = {grpc.StatusCode.UNAVAILABLE: "unavailable", grpc.StatusCode.DEADLINE_EXCEEDED: "timeout",
+# CANCELLED from the server: gRPC cancels calls it had queued but not started when a server shuts down.
+# Predict, metadata and status have no side effects, so such a call is retried like UNAVAILABLE.
+_GRPC_KINDS = {grpc.StatusCode.UNAVAILABLE: "unavailable", grpc.StatusCode.CANCELLED: "unavailable",
+               grpc.StatusCode.DEADLINE_EXCEEDED: "timeout",
                grpc.StatusCode.NOT_FOUND: "not_found", grpc.StatusCode.INVALID_ARGUMENT: "invalid_argument",
                grpc.StatusCode.RESOURCE_EXHAUSTED: "too_large", grpc.StatusCode.FAILED_PRECONDITION: "invalid_argument"}
 _HTTP_KINDS = {400: "invalid_argument", 404: "not_found", 413: "too_large", 429: "too_large", 503: "unavailable"}
 
 
-def _string_tensor(values: list[str]) -> tensor_pb2.TensorProto:
+def string_tensor(values: list[str]) -> tensor_pb2.TensorProto:
     """A DT_STRING TensorProto built directly (no TensorFlow import on the client's hot path)."""
     return tensor_pb2.TensorProto(
         dtype=types_pb2.DT_STRING,
@@ -67,7 +71,7 @@ def _string_tensor(values: list[str]) -> tensor_pb2.TensorProto:
     )
 
 
-def _floats(proto: tensor_pb2.TensorProto) -> np.ndarray:
+def floats(proto: tensor_pb2.TensorProto) -> np.ndarray:
     """DT_FLOAT values, whether sent packed (tensor_content) or as float_val (servers do both)."""
     if proto.tensor_content:
         return np.frombuffer(proto.tensor_content, dtype=np.float32)
@@ -98,6 +102,7 @@ class ModelClient:
             raise ValueError(f"transport must be 'grpc' or 'rest', got {transport!r}")
         self.host, self.model_name, self.transport = host, model_name, transport
         self.grpc_address = f"{host}:{grpc_port}"
+        self.rest_port = rest_port
         self.rest_url = f"http://{host}:{rest_port}/v1/models/{model_name}"
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self._channel = grpc.insecure_channel(self.grpc_address)
@@ -162,6 +167,18 @@ class ModelClient:
                     "outputs": sorted(signature.outputs)}
         return self._with_retries(call)
 
+    def server_metrics(self) -> metrics.Snapshot:
+        """The server's Prometheus metrics (TensorFlow Serving's endpoint on the REST port), summed for this model."""
+        url = f"http://{self.host}:{self.rest_port}{metrics.PATH}"
+
+        def call() -> metrics.Snapshot:
+            response = self._session.get(url, timeout=self.timeout)
+            if response.status_code != 200:
+                raise ServingClientError(_HTTP_KINDS.get(response.status_code, "server_error"),
+                                         f"HTTP {response.status_code} from {url}")
+            return metrics.parse(response.text, self.model_name)
+        return self._with_retries(call)
+
     def is_up(self) -> bool:
         try:
             return any(s["state"] == "AVAILABLE" for s in self.status())
@@ -174,9 +191,9 @@ class ModelClient:
         request = predict_pb2.PredictRequest()
         request.model_spec.name = self.model_name
         request.model_spec.signature_name = signatures.SERVING_DEFAULT
-        request.inputs[signatures.QUESTION_INPUT].CopyFrom(_string_tensor(questions))
+        request.inputs[signatures.QUESTION_INPUT].CopyFrom(string_tensor(questions))
         response = self._predict_stub.Predict(request, timeout=self.timeout)
-        probabilities = _floats(response.outputs[signatures.PROBABILITY_OUTPUT])
+        probabilities = floats(response.outputs[signatures.PROBABILITY_OUTPUT])
         labels = [v.decode("utf-8") for v in response.outputs[signatures.LABEL_OUTPUT].string_val]
         return probabilities, labels, response.model_spec.version.value
 

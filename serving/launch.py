@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from pipeline.configs import PROJECT_ROOT
 from serving.client import ModelClient
@@ -14,8 +15,14 @@ from serving.client import ModelClient
 
 def start_server(env_overrides: dict[str, str], client: ModelClient, timeout: float = 120) -> subprocess.Popen:
     """Run `pipeline.cli serve` with the given PPQ_* settings; return once ``client`` sees a loaded version."""
-    server = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve"], cwd=PROJECT_ROOT,
-                              env={**os.environ, **env_overrides}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return start_process([sys.executable, "-m", "pipeline.cli", "serve"], env_overrides, client, timeout)
+
+
+def start_process(command: list[str], env_overrides: dict[str, str], client: ModelClient,
+                  timeout: float = 120, cwd: Path = PROJECT_ROOT) -> subprocess.Popen:
+    """Run a model server command (in ``cwd``); return once ``client`` sees a loaded version."""
+    server = subprocess.Popen(command, cwd=cwd, env={**os.environ, **env_overrides},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
     while server.poll() is None and not client.is_up():
         if time.monotonic() > deadline:

@@ -38,7 +38,8 @@ def model_server(pipeline_run):
     """The local model server over the pipeline's pushed model, on free ports."""
     from serving.server import ModelServer
     serving = pipeline_run["config"].serving
-    server = ModelServer(serving.model_name, serving.model_base_path, "127.0.0.1", 0, 0, poll_seconds=0.5)
+    server = ModelServer(serving.model_name, serving.model_base_path, "127.0.0.1", 0, 0, poll_seconds=0.5,
+                         batching=serving.batching)
     server.start()
     yield server
     server.stop(grace=1)

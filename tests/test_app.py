@@ -1,6 +1,7 @@
 """The Streamlit app: its logic with AppTest, and a real browser (Debian's Chromium via Playwright)."""
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -36,6 +37,17 @@ def test_question_gets_label_probability_and_confidence_bar(app_env):
     assert app.subheader[0].value.startswith(("Prediction: Pre", "Prediction: Post"))
     assert 0.0 <= float(app.metric[0].value) <= 1.0
     assert "confidence" in app.get("progress")[0].proto.text
+
+
+def test_sidebar_shows_the_servers_request_rate_and_p50_latency(app_env):
+    app = run_app()
+    assert "Load since the server started:" in app.sidebar.caption[0].value
+    app.text_area(key="question").input("Is the lid dishwasher safe?")
+    app.button(key="predict").click().run()
+    app.run()  # the prediction above falls between this look and the last
+    rate, p50 = re.search(r"since the last look: ([0-9.]+) requests/s, p50 ([0-9.]+) ms",
+                          app.sidebar.caption[0].value).groups()
+    assert float(rate) > 0 and float(p50) > 0
 
 
 @pytest.mark.parametrize("question, message", [("   ", "Type a question first."), ("x" * 2001, "the limit is 2000")])

@@ -1,7 +1,9 @@
 """Client against the local TensorFlow-Serving-protocol server, over gRPC and REST, with a real model."""
 
+import dataclasses
 import http.client
 import json
+import re
 import shutil
 import threading
 import time
@@ -178,3 +180,83 @@ def test_hot_reload_serves_a_new_version_without_failed_requests(pipeline_run, t
     assert served_while_broken == version + 1  # the broken version is not served
     assert {s["version"]: s["state"] for s in statuses} == {str(version + 1): "AVAILABLE", str(version + 2): "END"}
     assert server.manager.current.version == version + 2 and versions[-1] == version + 2
+
+
+def test_concurrent_callers_get_their_own_answers_including_a_request_split_across_batches(model_server):
+    """Many gRPC and REST callers at once, each with different questions: every answer matches its own question."""
+    max_batch = model_server.runner.max_batch_size
+    asks = {i: [f"caller {i}: does model {i * 7} fit a size {i % 5} case?"] for i in range(24)}
+    asks[24] = [f"long request row {j}: will it arrive before the weekend?" for j in range(max_batch * 2 + 5)]
+    asks[25] = [f"rest request row {j}: is the colour as pictured?" for j in range(max_batch + 3)]
+    expected_p, expected_labels = LoadedModel.load(model_server.manager.base_path).predict(
+        [q for i in sorted(asks) for q in asks[i]])
+    answers, start = {}, threading.Barrier(len(asks))
+
+    def caller(index: int) -> None:
+        with client_for(model_server, "rest" if index % 4 == 1 or index == 25 else "grpc") as client:
+            start.wait()
+            answers[index] = client.predict(asks[index])
+    threads = [threading.Thread(target=caller, args=(i,)) for i in asks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    got = [p for i in sorted(asks) for p in answers[i]]
+    assert [p.question for p in got] == [q for i in sorted(asks) for q in asks[i]]
+    np.testing.assert_allclose([p.probability_post for p in got], expected_p, atol=1e-5)
+    assert [p.label for p in got] == expected_labels
+
+
+def test_prometheus_endpoint_counts_requests_by_status_with_latency_and_batch_sizes(model_server):
+    with client_for(model_server) as client:
+        before = client.server_metrics()
+        client.predict(["is the metrics endpoint counting?"])
+        with pytest.raises(grpc.RpcError):
+            raw_predict(model_server, {"text": tensor(types_pb2.DT_STRING, string_val=[b"hi"])})
+        after = client.server_metrics()
+    assert after.requests - before.requests == 2 and after.batches > before.batches
+    url = f"http://127.0.0.1:{model_server.rest_port}/monitoring/prometheus/metrics"
+    text = requests.get(url, timeout=5).text
+    name = model_server.manager.model_name
+    assert f':tensorflow:serving:request_count{{model_name="{name}",status="INVALID_ARGUMENT"}}' in text
+    assert re.search(rf':tensorflow:serving:request_count\{{model_name="{name}",status="OK"\}} [1-9]', text)
+    assert ':tensorflow:serving:request_latency_bucket{API="predict",entrypoint="GRPC"' in text
+    assert ":tensorflow:serving:batching:processed_batch_size_bucket" in text and "ppq_model_server_batch_queue_rows" in text
+
+
+def test_a_full_batching_queue_answers_unavailable_and_503_then_recovers(pipeline_run):
+    """With the model held busy and the queue full, a new request is refused at once, over gRPC and REST."""
+    serving = pipeline_run["config"].serving
+    tiny = dataclasses.replace(serving.batching, max_batch_size=1, max_enqueued_batches=1, num_batch_threads=1)
+    server = ModelServer(serving.model_name, serving.model_base_path, "127.0.0.1", 0, 0, batching=tiny)
+    server.start()
+    model = server.manager.current
+    real, entered, hold = model.signatures[signatures.SERVING_DEFAULT], threading.Event(), threading.Event()
+
+    def held(**tensors):
+        entered.set()
+        hold.wait(30)
+        return real.function(**tensors)
+    model.signatures[signatures.SERVING_DEFAULT] = dataclasses.replace(real, function=held)
+    results = []
+    workers = [threading.Thread(target=lambda: results.append(client_for(server).predict(["held?"])[0].label))
+               for _ in range(2)]
+    try:
+        workers[0].start()
+        assert entered.wait(30)
+        workers[1].start()
+        deadline = time.monotonic() + 30
+        while server.runner.queued_rows < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with pytest.raises(ServingClientError) as info:
+            client_for(server, retries=0).predict(["no room?"])
+        assert info.value.kind == "unavailable" and "queue to which this task was submitted is full" in str(info.value)
+        url = f"http://127.0.0.1:{server.rest_port}/v1/models/{serving.model_name}:predict"
+        response = requests.post(url, json={"instances": ["no room?"]}, timeout=5)
+        assert response.status_code == 503 and "is full" in response.json()["error"]
+    finally:
+        hold.set()
+        for worker in workers:
+            worker.join(30)
+        server.stop(grace=1)
+    assert len(results) == 2 and set(results) <= {"Pre", "Post"}

@@ -13,7 +13,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 import signatures
 from pipeline import configs
 from serving.client import ModelClient, ServingClientError
-from serving.server import MAX_BATCH, MAX_REQUEST_BYTES
+from serving.errors import MAX_BATCH, MAX_REQUEST_BYTES
 from tests.helpers import ROOT, standalone_server_config, start_server, stop_server
 
 
@@ -115,13 +115,33 @@ def test_server_killed_and_restarted_clients_and_app_recover(pipeline_run, tmp_p
     assert set(outcomes) <= {"ok", "unavailable", "timeout"}
 
 
-def test_sigterm_drains_and_exits_cleanly(pipeline_run, tmp_path):
+def test_sigterm_under_load_drains_queued_and_running_batches_and_exits_cleanly(pipeline_run, tmp_path):
+    """Requests the server took before SIGTERM are answered; later ones are refused as unavailable, none fail else."""
     path = standalone_server_config(tmp_path, pipeline_run)
     serving = configs.load(path, environ={}).serving
     client = ModelClient("127.0.0.1", serving.model_name, serving.grpc_port, timeout=2, retries=0)
     server = start_server({configs.CONFIG_PATH_ENV: str(path)}, client)
+    outcomes, stop = [], threading.Event()
+
+    def caller(index: int) -> None:
+        with ModelClient("127.0.0.1", serving.model_name, serving.grpc_port, timeout=30, retries=0) as own:
+            while not stop.is_set():
+                try:
+                    own.predict([f"caller {index} asks: is request {len(outcomes)} answered?"])
+                    outcomes.append("ok")
+                except ServingClientError as error:
+                    outcomes.append(error.kind)
+    callers = [threading.Thread(target=caller, args=(i,)) for i in range(16)]
+    for thread in callers:
+        thread.start()
+    time.sleep(2)
     server.send_signal(signal.SIGTERM)
-    assert server.wait(timeout=30) == 0
+    exit_code = server.wait(timeout=30)
+    stop.set()
+    for thread in callers:
+        thread.join(30)
+    assert exit_code == 0
+    assert outcomes.count("ok") > 16 and set(outcomes) <= {"ok", "unavailable"}, set(outcomes)
 
 
 def test_short_soak_has_no_failed_request_and_flat_memory(pipeline_run, tmp_path):

@@ -1,0 +1,172 @@
+"""The model server's Prometheus metrics, with TensorFlow Serving's names where it has one, and reading them back.
+
+Served at ``GET /monitoring/prometheus/metrics`` on the REST port (TensorFlow Serving's path):
+
+- ``:tensorflow:serving:request_count{model_name,status}``: requests by outcome (status is the gRPC code's
+  name, as TensorFlow Serving writes it). Exposed untyped: prometheus_client would rename a counter to
+  ``..._total``, and dashboards written for TensorFlow Serving look for this exact name.
+- ``:tensorflow:serving:request_latency{model_name,API,entrypoint}``: histogram of request wall time in
+  microseconds, TensorFlow Serving's buckets (10 x 1.8^i).
+- ``:tensorflow:serving:batching:processed_batch_size{model_name}``: histogram of rows per model call.
+- ``:tensorflow:serving:batching:queuing_latency{model_name}``: histogram of microseconds a batch's oldest
+  request waited before its batch ran.
+- ``ppq_model_server_batch_queue_rows{model_name}``: rows waiting in the batching queue (TensorFlow Serving
+  has no such gauge).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import threading
+import time
+
+from prometheus_client import CollectorRegistry, Gauge, Histogram, disable_created_metrics, generate_latest
+from prometheus_client.core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+
+PATH = "/monitoring/prometheus/metrics"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+REQUEST_COUNT = ":tensorflow:serving:request_count"
+REQUEST_LATENCY = ":tensorflow:serving:request_latency"
+BATCH_SIZE = ":tensorflow:serving:batching:processed_batch_size"
+QUEUING_LATENCY = ":tensorflow:serving:batching:queuing_latency"
+QUEUE_ROWS = "ppq_model_server_batch_queue_rows"
+LATENCY_BUCKETS_US = tuple(10 * 1.8 ** i for i in range(33))  # TensorFlow Serving's request_latency buckets
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
+disable_created_metrics()  # TensorFlow Serving exports no *_created series
+
+
+class _RequestCounts:
+    """A collector for request_count under its exact TensorFlow Serving name."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: collections.Counter[tuple[str, str]] = collections.Counter()
+
+    def add(self, model_name: str, status: str) -> None:
+        with self._lock:
+            self._counts[model_name, status] += 1
+
+    def collect(self):
+        metric = Metric(REQUEST_COUNT, "The total number of requests.", "unknown")
+        with self._lock:
+            for (model_name, status), count in sorted(self._counts.items()):
+                metric.add_sample(REQUEST_COUNT, {"model_name": model_name, "status": status}, count)
+        yield metric
+
+
+class ServerMetrics:
+    """One server's metrics, in a registry of its own (several servers may share a process in tests)."""
+
+    def __init__(self, model_name: str):
+        self.model_name = model_name
+        self.registry = CollectorRegistry()
+        self._counts = _RequestCounts()
+        self.registry.register(self._counts)
+        self._latency = Histogram(REQUEST_LATENCY, "Distribution of wall time (in microseconds) for TensorFlow "
+                                  "Serving request.", ["model_name", "API", "entrypoint"],
+                                  buckets=LATENCY_BUCKETS_US, registry=self.registry)
+        self._batch_size = Histogram(BATCH_SIZE, "Rows in each batched call of the model.", ["model_name"],
+                                     buckets=BATCH_BUCKETS, registry=self.registry).labels(model_name)
+        self._queuing = Histogram(QUEUING_LATENCY, "Microseconds a batch's oldest request waited in the queue.",
+                                  ["model_name"], buckets=LATENCY_BUCKETS_US, registry=self.registry).labels(model_name)
+        self._queue_rows = Gauge(QUEUE_ROWS, "Rows waiting in the batching queue.", ["model_name"],
+                                 registry=self.registry).labels(model_name)
+        self._latency_cells: dict[tuple[str, str], object] = {}
+
+    def request_done(self, api: str, entrypoint: str, status: str, seconds: float) -> None:
+        self._counts.add(self.model_name, status)
+        cell = self._latency_cells.get((api, entrypoint))
+        if cell is None:
+            cell = self._latency_cells[api, entrypoint] = self._latency.labels(self.model_name, api, entrypoint)
+        cell.observe(seconds * 1e6)
+
+    def batch_done(self, rows: int, queued_rows: int, waited_seconds: float) -> None:
+        self._batch_size.observe(rows)
+        self._queuing.observe(waited_seconds * 1e6)
+        self._queue_rows.set(queued_rows)
+
+    def queued(self, queued_rows: int) -> None:
+        self._queue_rows.set(queued_rows)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+# ---------------------------------------------------------------- reading them back (bench, app)
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """What a scrape says, summed over labels: request count, latency and batch-size histograms."""
+    taken_at: float
+    requests: float
+    latency_buckets_us: tuple[tuple[float, float], ...]  # (upper bound, cumulative count)
+    batch_buckets: tuple[tuple[float, float], ...]
+    batch_rows: float
+    batches: float
+
+
+def parse(text: str, model_name: str, taken_at: float | None = None) -> Snapshot:
+    requests, batch_rows, batches = 0.0, 0.0, 0.0
+    latency: collections.Counter[float] = collections.Counter()
+    batch: collections.Counter[float] = collections.Counter()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.labels.get("model_name") != model_name:
+                continue
+            if sample.name == REQUEST_COUNT:
+                requests += sample.value
+            elif sample.name == REQUEST_LATENCY + "_bucket":
+                latency[float(sample.labels["le"])] += sample.value
+            elif sample.name == BATCH_SIZE + "_bucket":
+                batch[float(sample.labels["le"])] += sample.value
+            elif sample.name == BATCH_SIZE + "_sum":
+                batch_rows += sample.value
+            elif sample.name == BATCH_SIZE + "_count":
+                batches += sample.value
+    return Snapshot(time.monotonic() if taken_at is None else taken_at, requests, tuple(sorted(latency.items())),
+                    tuple(sorted(batch.items())), batch_rows, batches)
+
+
+def _delta(after: tuple[tuple[float, float], ...], before: tuple[tuple[float, float], ...] | None):
+    earlier = dict(before or ())
+    return [(bound, count - earlier.get(bound, 0.0)) for bound, count in after]
+
+
+def quantile(buckets: list[tuple[float, float]], q: float) -> float | None:
+    """Prometheus' histogram_quantile: linear within the bucket that holds the q-th observation."""
+    if not buckets or buckets[-1][1] <= 0:
+        return None
+    rank, lower, below = q * buckets[-1][1], 0.0, 0.0
+    for bound, cumulative in buckets:
+        if cumulative >= rank:
+            if bound == float("inf"):
+                return lower
+            share = (rank - below) / (cumulative - below) if cumulative > below else 1.0
+            return lower + (bound - lower) * share
+        lower, below = bound, cumulative
+    return lower
+
+
+@dataclasses.dataclass(frozen=True)
+class Load:
+    """The server's load between two snapshots (or since it started, with no earlier one)."""
+    requests: float
+    per_second: float | None
+    p50_ms: float | None
+    mean_batch: float | None
+    batch_p50: float | None
+    batch_p90: float | None
+
+
+def load_between(after: Snapshot, before: Snapshot | None = None) -> Load:
+    latency = _delta(after.latency_buckets_us, before.latency_buckets_us if before else None)
+    batch = _delta(after.batch_buckets, before.batch_buckets if before else None)
+    requests = after.requests - (before.requests if before else 0.0)
+    seconds = after.taken_at - before.taken_at if before else 0.0
+    batches = after.batches - (before.batches if before else 0.0)
+    rows = after.batch_rows - (before.batch_rows if before else 0.0)
+    p50_us = quantile(latency, 0.5)
+    return Load(requests, requests / seconds if seconds > 0 else None, p50_us / 1000 if p50_us is not None else None,
+                rows / batches if batches > 0 else None, quantile(batch, 0.5), quantile(batch, 0.9))

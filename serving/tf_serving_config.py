@@ -1,0 +1,53 @@
+"""The real TensorFlow Serving container's batching and monitoring files, rendered from config.json.
+
+docker-compose.yml's ``serving`` service runs ``tensorflow_model_server`` with
+``--enable_batching``, ``--batching_parameters_file`` and ``--monitoring_config_file`` pointing at
+these files, so the container batches with the same parameters as the local server and exposes
+Prometheus metrics at the same path. A test holds the committed files and config.json together.
+
+Run after changing config.json's serving.batching: python -m serving.tf_serving_config
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline import configs
+from serving import metrics
+
+FOLDER = Path(__file__).resolve().parent / "tf_serving"
+BATCHING_FILE = FOLDER / "batching_parameters.txt"
+MONITORING_FILE = FOLDER / "monitoring.config"
+CONTAINER_FOLDER = "/etc/tf_serving"  # where compose mounts them in the container
+
+
+def batching_parameters(batching: configs.BatchingConfig) -> str:
+    """TensorFlow Serving's BatchingParameters text proto (each field is a wrapped value)."""
+    fields = ("max_batch_size", "batch_timeout_micros", "max_enqueued_batches", "num_batch_threads")
+    return "".join(f"{field} {{ value: {getattr(batching, field)} }}\n" for field in fields)
+
+
+def monitoring_config() -> str:
+    """TensorFlow Serving's MonitoringConfig text proto: Prometheus at the local server's path."""
+    return f'prometheus_config {{\n  enable: true\n  path: "{metrics.PATH}"\n}}\n'
+
+
+def model_server_flags(serving: configs.ServingConfig) -> list[str]:
+    """The flags compose passes to tensorflow_model_server (after the image's own port and model flags)."""
+    return [f"--enable_batching={str(serving.enable_batching).lower()}",
+            f"--batching_parameters_file={CONTAINER_FOLDER}/{BATCHING_FILE.name}",
+            f"--monitoring_config_file={CONTAINER_FOLDER}/{MONITORING_FILE.name}"]
+
+
+def render(serving: configs.ServingConfig) -> dict[Path, str]:
+    return {BATCHING_FILE: batching_parameters(serving.batching), MONITORING_FILE: monitoring_config()}
+
+
+def main() -> None:
+    for path, text in render(configs.load().serving).items():
+        path.write_text(text)
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
