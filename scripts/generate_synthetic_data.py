@@ -227,7 +227,7 @@ CATEGORIES: dict[str, Category] = {
         accessories=["remote", "stand screws", "wall mount"],
         consumables=["remote", "aaa batteries"],
         specs=["how many hdmi ports", "is it 120hz", "does it have dolby vision", "is there an optical out",
-               "does it have chromecast built in", "what is the vesa pattern", "is there a headphone jack"],
+               "does it have chromecast built in", "what is the vesa pattern", "does it have a headphone output"],
         materials=["plastic", "metal"],
         fits=["a vesa 300x300 mount", "a soundbar with arc", "an xbox series x", "a cable box"],
         rivals=["the tcl 6 series", "the samsung q60", "the 50 inch version"],
@@ -505,7 +505,7 @@ CATEGORIES: dict[str, Category] = {
         uses=["a family of four", "windy beaches", "backpacking", "festivals"],
         defects=["a pole snapped in the wind", "water came through the floor", "the zipper split open",
                  "the seams leak at the corners"],
-        owner_howtos=["get it back in the bag", "keep condensation down"],
+        owner_howtos=["roll it up small enough for the sack", "keep condensation down"],
         setups=["put the rain fly on", "set it up alone"],
     ),
     "bike": _c(
@@ -796,7 +796,7 @@ BLINKS = ["blinking", "flashing", "blinks", "flashes", "keeps blinking", "flashe
 DEVICES = ["phone", "iphone", "android", "tablet", "ipad", "pc", "macbook", "samsung"]
 NOISES = ["grinding", "clicking", "buzzing", "rattling", "squealing", "humming", "ticking", "whining", "knocking"]
 SMELLS = ["burning", "burnt plastic", "chemicals", "rubber", "fish", "smoke", "mildew", "paint"]
-PLACES = ["canada", "hawaii", "alaska", "puerto rico", "the uk", "australia", "an apo address", "a po box",
+PLACES = ["canada", "hawaii", "guam", "puerto rico", "the uk", "australia", "an apo address", "a po box",
           "germany", "mexico"]
 DATES = ["christmas", "next friday", "the 15th", "my sons birthday", "thanksgiving", "the weekend"]
 SIZES = ["small", "medium", "large", "xl", "2xl", "size 8", "size 10", "size 11", "32x30", "34x32", "size 7.5"]
@@ -951,7 +951,7 @@ PRE_KINDS: dict[str, tuple[str, list[str]]] = {
 # The same words asked before and after buying; ``lean`` is P(Post) of the pool they are drawn into.
 AMBIGUOUS: list[tuple[str, str, float]] = [
     ("how long does the {cons} last", "", 0.5),
-    ("is the {part} removable", "", 0.4),
+    ("can the {part} be removed", "", 0.4),
     ("is it loud", "motor", 0.35),
     ("what size {cons} does it take", "", 0.55),
     ("does the {part} come off", "", 0.5),
