@@ -948,7 +948,10 @@ PRE_KINDS: dict[str, tuple[str, list[str]]] = {
     ]),
 }
 
-# The same words asked before and after buying; ``lean`` is P(Post) of the pool they are drawn into.
+# The same words asked before and after buying; ``lean`` is how strongly the template belongs to the Post pool.
+# How far it leans also depends on the product (see _tilted_lean): 'how long does the battery last' is a
+# shopper's question about a gadget and an owner's about a tool, an interaction of words that a linear
+# bag-of-words model cannot fit.
 AMBIGUOUS: list[tuple[str, str, float]] = [
     ("how long does the {cons} last", "", 0.5),
     ("can the {part} be removed", "", 0.4),
@@ -1071,10 +1074,17 @@ def _kinds_for(kinds: dict[str, tuple[str, list[str]]], category: Category) -> l
     return sorted(k for k, (trait, _) in kinds.items() if _applies(trait, category))
 
 
+def _tilted_lean(template: str, lean: float, category: Category) -> float:
+    """Shift a template's lean one way for powered products and the other way for the rest."""
+    offset = random.Random(template).choice((-0.3, 0.3))
+    offset = offset if "power" in category.traits else -offset
+    return min(0.95, max(0.05, lean + offset))
+
+
 def compose_question(label: str, category: Category, item: str, rng: random.Random, ambiguous_share: float) -> str:
     """One question of the given label in plain form, from the category's kinds (or an ambiguous one)."""
     if rng.random() < ambiguous_share:
-        usable = [(t, lean) for t, trait, lean in AMBIGUOUS if _applies(trait, category)]
+        usable = [(t, _tilted_lean(t, lean, category)) for t, trait, lean in AMBIGUOUS if _applies(trait, category)]
         weights = [lean if label == "Post" else 1 - lean for _, lean in usable]
         template = rng.choices([t for t, _ in usable], weights)[0]
     else:
