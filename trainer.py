@@ -18,6 +18,7 @@ import features
 import signatures
 
 QUESTION_XF = features.transformed_name(features.QUESTION)
+NGRAMS_XF = features.transformed_name(features.QUESTION_NGRAMS)
 LABEL_XF = features.transformed_name(features.LABEL)
 
 
@@ -32,12 +33,14 @@ def input_fn(file_pattern: list[str], data_accessor: tfx.components.DataAccessor
 
 
 def build_model(hp: dict[str, Any]) -> tf.keras.Model:
-    """Token ids -> P(Post).
+    """Token ids (and letter n-gram ids) -> P(Post).
 
-    Two views of the question: the average of its word embeddings (what words
-    it uses) and a max-pooled 3-word convolution (short phrases such as 'did
-    not come' vs 'does it come'); a hidden layer lets them interact, which a
-    linear bag-of-words model cannot do.
+    Views of the question: the average of its word embeddings (what words it
+    uses), a max-pooled 3-word convolution (short phrases such as 'did not
+    come' vs 'does it come') and, when ``ngram_buckets`` is above 0, the
+    average of its letter n-gram embeddings (word pieces: 'leak' in 'leaks',
+    'leaking' and 'leeks', so typos and unseen word forms still count); a
+    hidden layer lets them interact, which a linear bag-of-words model cannot do.
     """
     ids = tf.keras.Input(shape=(hp["sequence_length"],), dtype=tf.int64, name=QUESTION_XF)
     embedded = tf.keras.layers.Embedding(hp["vocab_size"] + 2, hp["embedding_dim"], name="embedding")(ids)
@@ -46,12 +49,18 @@ def build_model(hp: dict[str, Any]) -> tf.keras.Model:
     average = tf.keras.layers.GlobalAveragePooling1D(name="mean_of_words")(embedded)
     phrases = tf.keras.layers.Conv1D(hp["conv_filters"], 3, padding="same", activation="relu", name="phrases")(embedded)
     phrase_max = tf.keras.layers.GlobalMaxPooling1D(name="strongest_phrases")(phrases)
-    hidden = tf.keras.layers.Concatenate()([average, phrase_max])
+    inputs, views = [ids], [average, phrase_max]
+    if hp.get("ngram_buckets", 0) > 0:
+        grams = tf.keras.Input(shape=(hp["ngram_length"],), dtype=tf.int64, name=NGRAMS_XF)
+        gram_vectors = tf.keras.layers.Embedding(hp["ngram_buckets"] + 1, hp["embedding_dim"], name="ngram_embedding")(grams)
+        inputs.append(grams)
+        views.append(tf.keras.layers.GlobalAveragePooling1D(name="mean_of_ngrams")(gram_vectors))
+    hidden = tf.keras.layers.Concatenate()(views)
     hidden = tf.keras.layers.Dropout(hp["dropout"])(hidden)
     hidden = tf.keras.layers.Dense(hp["hidden_units"], activation="relu")(hidden)
     hidden = tf.keras.layers.Dropout(hp["dropout"])(hidden)
     probability = tf.keras.layers.Dense(1, activation="sigmoid", name=signatures.PROBABILITY_OUTPUT)(hidden)
-    model = tf.keras.Model(ids, probability)
+    model = tf.keras.Model(inputs, probability)
     model.compile(
         optimizer=tf.keras.optimizers.Adam(hp["learning_rate"]),
         loss=tf.keras.losses.BinaryCrossentropy(),
@@ -60,8 +69,13 @@ def build_model(hp: dict[str, Any]) -> tf.keras.Model:
     return model
 
 
+def model_inputs(model: tf.keras.Model, transformed: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """The transformed features the model takes, by input name (the label and unused features left out)."""
+    return {name: transformed[name] for name in model.input_names}
+
+
 def _probability(model: tf.keras.Model, transformed: dict[str, tf.Tensor]) -> tf.Tensor:
-    return tf.reshape(model(transformed[QUESTION_XF]), [-1])
+    return tf.reshape(model(model_inputs(model, transformed)), [-1])
 
 
 def make_signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput) -> dict[str, Any]:

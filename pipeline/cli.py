@@ -66,6 +66,9 @@ def _report(config: configs.Config, extra: dict) -> None:
               f"TF-IDF + logistic regression {test['tfidf_logistic_regression']['auc']:.4f}; "
               f"accuracy {test['tfx_model']['accuracy']:.4f}")
         print(f"predictions: {config.pipeline.predictions_path}")
+    if "check_set" in summary:
+        check = summary["check_set"]
+        print(f"check set ({check['examples']} hand-written questions): accuracy {check['accuracy']:.4f}, AUC {check['auc']:.4f}")
     print(f"metrics summary: {config.pipeline.summary_path}")
 
 

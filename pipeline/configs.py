@@ -59,6 +59,9 @@ class ModelConfig:
     epochs: int
     batch_size: int
     learning_rate: float
+    ngram_buckets: int  # hashed letter n-gram branch; 0 turns it off
+    ngram_widths: list[int]
+    ngram_length: int
 
 
 @dataclasses.dataclass(frozen=True)

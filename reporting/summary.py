@@ -29,6 +29,7 @@ from tensorflow_serving.apis import prediction_log_pb2
 import features
 import signatures
 from dataprep import splits
+from evaluation import check_set
 from pipeline.configs import PREDICTIONS_FILE, SUMMARY_FILE
 from pipeline.files import write_atomically
 from reporting.baseline import tfidf_baseline
@@ -126,5 +127,7 @@ def write_report(metadata_path: Path, prepared_dir: Path, output_dir: Path, seed
         summary["test_split"]["tfx_model"] = tfx_model
         summary["test_split"]["tfx_auc_minus_baseline_auc"] = tfx_model["auc"] - baseline["auc"]
         write_atomically(output_dir / PREDICTIONS_FILE, predictions.to_csv(index=False))
+    if outputs.pushed_model_dir:
+        summary["check_set"] = check_set.score_saved_model(Path(outputs.pushed_model_dir))
     write_atomically(output_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     return summary

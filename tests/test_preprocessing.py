@@ -21,7 +21,8 @@ def transformed(tmp_path_factory):
             features.LABEL: tf.io.FixedLenFeature([1], tf.string)}
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
     rows = [{features.QUESTION: [q.encode()], features.LABEL: [lab.encode()]} for q, lab in zip(QUESTIONS, LABELS, strict=True)]
-    fn = functools.partial(preprocessing.preprocessing_fn, custom_config={"vocab_size": 4, "sequence_length": 4})
+    config = {"vocab_size": 4, "sequence_length": 4, "ngram_buckets": 1000, "ngram_widths": [3, 4], "ngram_length": 12}
+    fn = functools.partial(preprocessing.preprocessing_fn, custom_config=config)
     with tft_beam.Context(temp_dir=str(tmp_path_factory.mktemp("tft")), force_tf_compat_v1=False):
         (data, _), _ = (rows, metadata) | tft_beam.AnalyzeAndTransformDataset(fn, output_record_batches=False)
     return data
@@ -56,3 +57,22 @@ def test_labels_map_pre_to_0_and_post_to_1(transformed):
 def test_clean_text_keeps_letters_digits_and_apostrophes():
     cleaned = preprocessing.clean_text(tf.constant(["Won't FIT 15-inch!? Café"])).numpy()[0].decode()
     assert cleaned.split() == ["won't", "fit", "15", "inch", "café"]
+
+
+def grams(row) -> list[int]:
+    return list(np.asarray(row[features.transformed_name(features.QUESTION_NGRAMS)]))
+
+
+def test_letter_ngrams_are_hashed_ids_padded_to_their_length(transformed):
+    assert all(len(grams(row)) == 12 for row in transformed)
+    assert grams(transformed[0]) == grams(transformed[1])  # case and punctuation do not matter
+    assert all(0 <= g <= 1000 for row in transformed for g in grams(row))
+    zebra = grams(transformed[4])  # '<zebra>': 5 three-letter and 4 four-letter pieces, then padding
+    assert preprocessing.PADDING_ID not in zebra[:9] and zebra[9:] == [preprocessing.PADDING_ID] * 3
+
+
+def test_a_misspelt_word_shares_most_letter_ngrams_with_the_right_one():
+    right, wrong = (set(preprocessing.hashed_ngrams(tf.constant([w]), (3,), 100000).values.numpy())
+                    for w in ("stopped", "stoped"))
+    assert len(right & wrong) >= 4 and right != wrong
+

@@ -27,3 +27,26 @@ def test_model_learns_a_word_that_decides_the_label():
     model.fit(x, y, epochs=15, batch_size=32, verbose=0)
     _, auc, accuracy = model.evaluate(x, y, verbose=0)
     assert auc > 0.95 and accuracy > 0.9
+
+
+def test_letter_ngram_branch_is_a_second_input_when_enabled():
+    model = trainer.build_model({**HP, "ngram_buckets": 100, "ngram_length": 8})
+    assert model.input_names == [trainer.QUESTION_XF, trainer.NGRAMS_XF]
+    assert model.get_layer("ngram_embedding").input_dim == 101  # padding + buckets
+    inputs = {trainer.QUESTION_XF: np.array([[1, 2, 0, 0, 0, 0]]), trainer.NGRAMS_XF: np.array([[5, 99, 100, 0, 0, 0, 0, 0]])}
+    assert model.predict(inputs, verbose=0).shape == (1, 1)
+    assert trainer.build_model({**HP, "ngram_buckets": 0}).input_names == [trainer.QUESTION_XF]
+
+
+def test_model_learns_a_label_carried_only_by_word_pieces():
+    """Post questions share a word piece but no word: only the n-gram branch can see it."""
+    tf.keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=400)
+    words = rng.integers(3, 50, size=(400, 6))  # every word id random: the words carry nothing
+    grams = rng.integers(3, 100, size=(400, 8))
+    grams[:, 0] = np.where(y == 1, 1, 2)  # n-gram bucket 1 means Post, 2 means Pre
+    model = trainer.build_model({**HP, "ngram_buckets": 100, "ngram_length": 8})
+    model.fit({trainer.QUESTION_XF: words, trainer.NGRAMS_XF: grams}, y, epochs=15, batch_size=32, verbose=0)
+    _, auc, _ = model.evaluate({trainer.QUESTION_XF: words, trainer.NGRAMS_XF: grams}, y, verbose=0)
+    assert auc > 0.95
