@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -110,12 +111,23 @@ class AppConfig:
 
 @dataclasses.dataclass(frozen=True)
 class KubeflowConfig:
-    """Where the compiled pipeline runs: the image and the cluster's storage (not this machine's)."""
+    """Where the compiled pipeline runs: the image and the cluster's storage (not this machine's).
+
+    ``data_root`` is the storage folder holding the raw CSV (data.source's file name); ``package_file`` is
+    the pipeline spec YAML for Kubeflow Pipelines, ``output_file`` the PipelineJob JSON for Vertex AI.
+    """
     image: str
     pipeline_root: str
     data_root: str
     serving_dir: str
+    package_file: Path
     output_file: Path
+
+    def raw_data_uri(self, source: str) -> str:
+        """The raw CSV as the cluster reads it: an http(s) source as is, a local file under data_root."""
+        if is_http_url(source):
+            return source
+        return f"{self.data_root.rstrip('/')}/{source.rstrip('/').rsplit('/', 1)[-1]}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,10 +146,16 @@ _SECTIONS = {"data": DataConfig, "model": ModelConfig, "evaluator": EvaluatorCon
              "pipeline": PipelineConfig, "serving": ServingConfig, "app": AppConfig,
              "kubeflow": KubeflowConfig}
 _PATH_KEYS = {("data", "prepared_dir"), ("pipeline", "root"), ("pipeline", "metadata_path"),
-              ("pipeline", "output_dir"), ("serving", "model_dir"), ("kubeflow", "output_file")}
+              ("pipeline", "output_dir"), ("serving", "model_dir"), ("kubeflow", "package_file"),
+              ("kubeflow", "output_file")}
 
 
 def is_url(source: str) -> bool:
+    """``scheme://...`` (http(s), gs:// and other file systems TensorFlow reads), as opposed to a local path."""
+    return re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", source) is not None
+
+
+def is_http_url(source: str) -> bool:
     return source.startswith(("https://", "http://"))
 
 
