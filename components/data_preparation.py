@@ -1,8 +1,8 @@
 """Data preparation as the pipeline's first step, and the ExampleGen that reads its output.
 
 ``DataPreparation`` runs dataprep.preparation (the same code as ``./run.sh prepare``) on the raw
-CSV named by ``source`` (a path, an http(s) URL or any URL TensorFlow's file systems read, such as
-``gs://``) and writes the stratified splits, in dataprep.splits' layout, into its
+CSV named by ``source`` (a path, an http(s) URL, or a ``gs://`` object read through TensorFlow's
+file systems) and writes the stratified splits, in dataprep.splits' layout, into its
 ``PreparedSplits`` artifact. The manifest (rows per split and label, drops, checksum) becomes the
 artifact's properties, so ML Metadata's lineage runs from the raw source to the pushed model.
 

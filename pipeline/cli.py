@@ -134,6 +134,12 @@ def cmd_compile_kubeflow(config: configs.Config, args: argparse.Namespace) -> No
           f"(image {config.kubeflow.image}, root {config.kubeflow.pipeline_root})")
 
 
+def cmd_render_kubernetes(config: configs.Config, args: argparse.Namespace) -> None:
+    from deploy import manifests
+    folder = manifests.render(config)
+    print(f"Kubernetes manifests: {folder} (kubectl apply -k {folder})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="run.sh", description="Pre/Post purchase question classifier (TFX).")
     parser.add_argument("--config", help="config file (default: config.json, or $PPQ_CONFIG)")
@@ -159,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("app", help="run the Streamlit app").set_defaults(func=cmd_app)
     commands.add_parser("compile-kubeflow", help="compile the pipeline for Kubeflow Pipelines (YAML) and Vertex AI (JSON)"
                         ).set_defaults(func=cmd_compile_kubeflow)
+    commands.add_parser("render-kubernetes", help="write the TF Serving and app manifests for Kubernetes from config.json"
+                        ).set_defaults(func=cmd_render_kubernetes)
     return parser
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -88,6 +87,15 @@ class PipelineConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class BatchingConfig:
+    """TensorFlow Serving's batching parameters, by its own names (the batching_parameters_file's fields)."""
+    max_batch_size: int
+    batch_timeout_micros: int
+    max_enqueued_batches: int
+    num_batch_threads: int
+
+
+@dataclasses.dataclass(frozen=True)
 class ServingConfig:
     model_name: str
     model_dir: Path
@@ -96,6 +104,7 @@ class ServingConfig:
     rest_port: int
     poll_seconds: float
     request_timeout_seconds: float
+    batching: BatchingConfig
 
     @property
     def model_base_path(self) -> Path:
@@ -131,6 +140,20 @@ class KubeflowConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class KubernetesConfig:
+    """TensorFlow Serving and the app on Kubernetes (manifests rendered by ./run.sh render-kubernetes)."""
+    serving_image: str
+    serving_replicas: int
+    serving_max_replicas: int
+    target_cpu_utilization: int
+    serving_resources: dict[str, dict[str, str]]
+    app_replicas: int
+    app_resources: dict[str, dict[str, str]]
+    prometheus_path: str
+    manifests_dir: Path
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     data: DataConfig
     model: ModelConfig
@@ -139,20 +162,21 @@ class Config:
     serving: ServingConfig
     app: AppConfig
     kubeflow: KubeflowConfig
+    kubernetes: KubernetesConfig
     path: Path
 
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "evaluator": EvaluatorConfig,
              "pipeline": PipelineConfig, "serving": ServingConfig, "app": AppConfig,
-             "kubeflow": KubeflowConfig}
+             "kubeflow": KubeflowConfig, "kubernetes": KubernetesConfig}
 _PATH_KEYS = {("data", "prepared_dir"), ("pipeline", "root"), ("pipeline", "metadata_path"),
               ("pipeline", "output_dir"), ("serving", "model_dir"), ("kubeflow", "package_file"),
-              ("kubeflow", "output_file")}
+              ("kubeflow", "output_file"), ("kubernetes", "manifests_dir")}
 
 
 def is_url(source: str) -> bool:
-    """``scheme://...`` (http(s), gs:// and other file systems TensorFlow reads), as opposed to a local path."""
-    return re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", source) is not None
+    """An http(s) URL or a Cloud Storage object (gs://, read through TensorFlow), as opposed to a local path."""
+    return source.startswith(("https://", "http://", "gs://"))
 
 
 def is_http_url(source: str) -> bool:
@@ -196,6 +220,8 @@ def _validate(raw: dict[str, Any]) -> None:
         raise ConfigError(f"data.split_fractions: must add up to 1, got {sum(fractions.values()):g}")
     if raw["serving"]["grpc_port"] == raw["serving"]["rest_port"]:
         raise ConfigError("serving.rest_port: must differ from serving.grpc_port")
+    if raw["kubernetes"]["serving_max_replicas"] < raw["kubernetes"]["serving_replicas"]:
+        raise ConfigError("kubernetes.serving_max_replicas: must be at least kubernetes.serving_replicas")
     if raw["app"]["port"] in (raw["serving"]["grpc_port"], raw["serving"]["rest_port"]):
         raise ConfigError("app.port: collides with a model-server port (serving.grpc_port / serving.rest_port)")
 
@@ -214,6 +240,8 @@ def from_dict(raw: dict[str, Any], base_dir: Path = PROJECT_ROOT, environ: Mappi
                 values[key] = (base_dir / values[key]).resolve()
         if section == "data" and not is_url(values["source"]):
             values["source"] = str((base_dir / values["source"]).resolve())
+        if section == "serving":
+            values["batching"] = BatchingConfig(**values["batching"])
         sections[section] = cls(**values)
     return Config(path=path or base_dir / "config.json", **sections)
 
