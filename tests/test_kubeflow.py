@@ -77,8 +77,14 @@ def test_pipeline_starts_from_the_raw_csv_on_cluster_storage_and_pushes_to_servi
     assert "trainer.run_fn" in constant(tasks["Trainer"], "run_fn")
 
 
-def test_vertex_job_json_wraps_the_same_spec(compiled):
-    job = json.loads(compiled["job"].read_text())
-    assert job["displayName"] == compiled["config"].pipeline.name
-    assert job["runtimeConfig"]["gcsOutputDirectory"] == compiled["config"].kubeflow.pipeline_root
-    assert set(job["pipelineSpec"]["root"]["dag"]["tasks"]) == set(compiled["kfp"]["tasks"])
+def test_vertex_ai_sdk_builds_a_pipeline_job_from_the_json(compiled):
+    """google-cloud-aiplatform (in the runtime lock) reads the JSON as a PipelineJob; nothing is submitted."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import aiplatform
+    config = compiled["config"]
+    job = aiplatform.PipelineJob(display_name=config.pipeline.name, template_path=str(compiled["job"]),
+                                 project="example-project", location="us-central1",
+                                 credentials=AnonymousCredentials())
+    resource = job._gca_resource  # the request body submit() would send
+    assert resource.runtime_config.gcs_output_directory == config.kubeflow.pipeline_root
+    assert set(resource.pipeline_spec["root"]["dag"]["tasks"]) == set(compiled["kfp"]["tasks"])
