@@ -43,7 +43,7 @@ class PreparedSplits(artifact.Artifact):
     TYPE_NAME = "ppq.PreparedSplits"  # <namespace>.<Name>: the form KFP v2 wants for a custom type
 
 
-def data_settings(config: DataConfig) -> str:
+def settings_parameter(config: DataConfig) -> str:
     """The data section's preparation settings as the step's JSON parameter (everything but the paths)."""
     settings = {field.name: getattr(config, field.name) for field in dataclasses.fields(config)}
     return json.dumps({key: value for key, value in settings.items() if key not in ("source", "prepared_dir")},

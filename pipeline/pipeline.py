@@ -17,7 +17,7 @@ from tfx import v1 as tfx
 import features
 import signatures
 from components.anomalies_gate import AnomaliesGate
-from components.data_preparation import DataPreparation, SplitsExampleGen, data_settings
+from components.data_preparation import DataPreparation, SplitsExampleGen, settings_parameter
 from pipeline.configs import Config
 
 
@@ -30,7 +30,7 @@ def arguments_from_config(config: Config, module_dir: str | None) -> dict[str, A
     """
     return {
         "pipeline_name": config.pipeline.name,
-        "data_settings": data_settings(config.data),
+        "data_settings": settings_parameter(config.data),
         "preprocessing_fn": f"{module_dir}/preprocessing.py" if module_dir else "preprocessing.preprocessing_fn",
         "run_fn": f"{module_dir}/trainer.py" if module_dir else "trainer.run_fn",
         "hyperparameters": {**dataclasses.asdict(config.model), "random_seed": config.data.random_seed},
@@ -96,7 +96,7 @@ def create_pipeline(
     ``hyperparameters`` (config.json's ``model`` section and the random seed) reach both Transform and
     Trainer as their ``custom_config``; the Trainer trains ``epochs`` full passes over the train split.
     ``data_source`` is the raw CSV (path or URL, gs:// included); ``data_settings`` the data section as JSON
-    (components.data_preparation.data_settings); ``data_source_version`` only keys the step's cache.
+    (components.data_preparation.settings_parameter); ``data_source_version`` only keys the step's cache.
     """
     data_preparation = DataPreparation(source=data_source, settings=data_settings,
                                        source_version=data_source_version)
