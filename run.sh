@@ -6,7 +6,7 @@
 #   ./run.sh lock        re-resolve requirements*.in into the pinned requirements*.lock
 #   ./run.sh bench | bench-serving | soak | profile-bulk | audit    benchmarks, soak test, profiler, dependency audit
 #   ./run.sh <command>   one step on its own: prepare | pipeline | report | infer | predict | serve | app |
-#                        compile-kubeflow (./run.sh --help lists them)
+#                        compile-kubeflow | render-kubernetes (./run.sh --help lists them)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)

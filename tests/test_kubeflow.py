@@ -30,6 +30,7 @@ def compiled(tmp_path_factory) -> dict:
         "image": IMAGE, "package_file": str(tmp / "out" / "pipeline.yaml"),
         "output_file": str(tmp / "out" / "vertex-job.json")}}), environ={})
     package, job = kubeflow_v2_runner.compile_pipeline(config)
+    assert KFP_PYTHON.is_file(), f"no KFP SDK environment at {KFP_PYTHON}: ./run.sh test makes it"
     result = subprocess.run([str(KFP_PYTHON), str(ROOT / "tests" / "kfp_reader.py"), str(package), str(job)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
