@@ -6,7 +6,7 @@
 #   ./run.sh lock        re-resolve requirements*.in into the pinned requirements*.lock
 #   ./run.sh bench | bench-serving | soak | profile-bulk | audit    benchmarks, soak test, profiler, dependency audit
 #   ./run.sh <command>   one step on its own: prepare | pipeline | report | infer | predict | serve | app |
-#                        compile-kubeflow (./run.sh --help lists them)
+#                        compile-kubeflow | render-kubernetes (./run.sh --help lists them)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -51,6 +51,12 @@ ensure_env() {
 RUNTIME_LOCKS=(requirements.lock)
 TEST_LOCKS=(requirements.lock requirements-dev.lock)
 
+# The Kubeflow Pipelines SDK in an environment of its own inside the venv (requirements-kfp.in says why).
+ensure_kfp_env() {
+  [ -x "$VENV/kfp/bin/python" ] || "$PY" -m venv "$VENV/kfp"
+  scripts/install_env.sh "$VENV/kfp" requirements-kfp.lock
+}
+
 # Debian's Chromium for the browser test (Playwright's own browser download cannot work offline).
 ensure_chromium() {
   [ -x /usr/bin/chromium ] && return 0
@@ -84,6 +90,7 @@ case "${1:-main}" in
   test)
     shift
     ensure_env "${TEST_LOCKS[@]}"
+    ensure_kfp_env
     ensure_chromium
     exec "$PY" -m pytest "$@"
     ;;
@@ -113,7 +120,7 @@ case "${1:-main}" in
     ;;
   lock)
     ensure_env "${RUNTIME_LOCKS[@]}"
-    for name in requirements requirements-dev; do
+    for name in requirements requirements-dev requirements-kfp; do
       "$VENV/bin/uv" pip compile "$name.in" --python-version 3.10 --python-platform x86_64-manylinux_2_36 -o "$name.lock"
     done
     ;;

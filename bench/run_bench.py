@@ -32,6 +32,7 @@ from ml_metadata.proto import metadata_store_pb2  # noqa: E402
 
 import features  # noqa: E402
 from bench.serving_bench import format_table, run_serving_bench  # noqa: E402
+from components.data_preparation import latest_prepared_splits  # noqa: E402
 from dataprep import splits  # noqa: E402
 from pipeline import configs  # noqa: E402
 from reporting.baseline import tfidf_baseline
@@ -70,7 +71,7 @@ def component_seconds(metadata_path: Path) -> dict[str, float]:
 
 def pipeline_at(rows: int, workdir: Path, epochs: int | None) -> dict[str, Any]:
     folder = workdir / f"rows-{rows}"
-    env = {**os.environ, "PPQ_DATA__TOTAL_SAMPLE_SIZE": str(rows), "PPQ_DATA__PREPARED_DIR": str(folder / "data"),
+    env = {**os.environ, "PPQ_DATA__TOTAL_SAMPLE_SIZE": str(rows),
            "PPQ_PIPELINE__ROOT": str(folder / "pipeline_root"), "PPQ_PIPELINE__ENABLE_CACHE": "false",
            "PPQ_PIPELINE__METADATA_PATH": str(folder / "metadata.db"), "PPQ_PIPELINE__OUTPUT_DIR": str(folder / "results"),
            "PPQ_SERVING__MODEL_DIR": str(folder / "serving")}
@@ -79,11 +80,12 @@ def pipeline_at(rows: int, workdir: Path, epochs: int | None) -> dict[str, Any]:
     print(f"bench: pipeline on {rows} rows ...", flush=True)
     child = run_child([sys.executable, "-m", "pipeline.cli", "pipeline"], env)
     config = configs.load(environ=env)
-    manifest = splits.read_manifest(config.data.prepared_dir)
+    prepared_dir, manifest = latest_prepared_splits(config.pipeline.metadata_path)
     result = {"rows": rows, "end_to_end_seconds": child["seconds"], "peak_rss_mb": child["peak_rss_mb"],
               "manifest_test_rows": manifest["splits"]["test"]["rows"],
               "components": component_seconds(config.pipeline.metadata_path),
-              "summary": json.loads(config.pipeline.summary_path.read_text()), "config": config}
+              "summary": json.loads(config.pipeline.summary_path.read_text()), "config": config,
+              "prepared_dir": prepared_dir}
     print(f"bench: pipeline on {rows} rows took {child['seconds']:.0f} s", flush=True)
     return result
 
@@ -95,7 +97,7 @@ def batch_inference(smallest: dict[str, Any], largest: dict[str, Any]) -> dict[s
     BulkInferrer's fixed start-up cost.
     """
     config = largest["config"]
-    test = splits.read_split(config.data.prepared_dir, "test")
+    test = splits.read_split(largest["prepared_dir"], "test")
     questions = test[features.QUESTION].tolist()
     started = time.perf_counter()
     model = LoadedModel.load(config.serving.model_base_path)
@@ -121,14 +123,14 @@ def seed_style(largest: dict[str, Any], workdir: Path, epochs: int) -> dict[str,
     print(f"bench: seed-style Keras script ({epochs} epochs) ...", flush=True)
     out = workdir / "seed_style.json"
     child = run_child([sys.executable, "-m", "bench.seed_style", "--prepared-dir",
-                       str(largest["config"].data.prepared_dir), "--epochs", str(epochs), "--out", str(out)], dict(os.environ))
+                       str(largest["prepared_dir"]), "--epochs", str(epochs), "--out", str(out)], dict(os.environ))
     return {**json.loads(out.read_text()), "end_to_end_seconds": child["seconds"], "peak_rss_mb": child["peak_rss_mb"]}
 
 
 def tfidf(largest: dict[str, Any]) -> dict[str, float]:
     config = largest["config"]
     started = time.perf_counter()
-    train, test = (splits.read_split(config.data.prepared_dir, split) for split in ("train", "test"))
+    train, test = (splits.read_split(largest["prepared_dir"], split) for split in ("train", "test"))
     probability = tfidf_baseline(train, test, config.data.random_seed)
     metrics = classification_metrics(test[features.LABEL], probability)
     return {"seconds": time.perf_counter() - started, "test_auc": metrics["auc"], "test_accuracy": metrics["accuracy"]}

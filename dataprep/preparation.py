@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 import features
 from dataprep.splits import SPLITS, read_manifest, split_path, write_splits
-from pipeline.configs import DataConfig, is_url
+from pipeline.configs import DataConfig, is_http_url, is_url
 
 _WHITESPACE = re.compile(r"\s+")
 
@@ -63,6 +63,10 @@ def local_copy(source: str, timeout: float) -> Iterator[Path]:
     suffix = ".csv.gz" if source.split("?")[0].endswith(".gz") else ".csv"
     with tempfile.TemporaryDirectory(prefix="ppq-download-") as tmp:
         target = Path(tmp) / f"source{suffix}"
+        if not is_http_url(source):
+            _copy_with_tensorflow(source, target)
+            yield target
+            return
         try:
             with urllib.request.urlopen(source, timeout=timeout) as response, open(target, "wb") as out:
                 total = int(response.headers.get("Content-Length") or 0) or None
@@ -81,6 +85,25 @@ def local_copy(source: str, timeout: float) -> Iterator[Path]:
             reason = getattr(exc, "reason", exc)
             raise DataError(f"could not download data source {source}: {reason}") from exc
         yield target
+
+
+def _copy_with_tensorflow(source: str, target: Path) -> None:
+    """gs:// and the other file systems TensorFlow reads (on Kubeflow the raw CSV lives in a bucket)."""
+    import tensorflow as tf  # only remote sources need it; ``./run.sh prepare`` on a local file stays light
+
+    try:
+        tf.io.gfile.copy(source, str(target), overwrite=True)
+    except (tf.errors.OpError, OSError) as exc:
+        message = getattr(exc, "message", str(exc))
+        raise DataError(f"could not read data source {source}: {message}") from exc
+
+
+def source_version(source: str) -> str:
+    """Size and modification time of a local source (the pipeline step's cache key); '' for a URL."""
+    if is_url(source) or not Path(source).is_file():
+        return ""  # a missing file fails in the step itself, with the data error
+    stat = Path(source).stat()
+    return f"{stat.st_size}-{stat.st_mtime_ns}"
 
 
 def _read_chunks(path: Path, config: DataConfig) -> Iterator[pd.DataFrame]:

@@ -45,6 +45,17 @@ def read_manifest(prepared_dir: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def upload(prepared_dir: Path, target_uri: str) -> None:
+    """Copy a prepared folder to ``target_uri`` through TensorFlow's file systems (a path, ``gs://`` ...)."""
+    import tensorflow as tf  # only the pipeline step needs it; ``./run.sh prepare`` stays light
+
+    names = [MANIFEST_NAME] + [str(split_path(Path(), split)) for split in SPLITS]
+    for name in names:
+        target = f"{target_uri.rstrip('/')}/{name}"
+        tf.io.gfile.makedirs(os.path.dirname(target))
+        tf.io.gfile.copy(str(prepared_dir / name), target, overwrite=True)
+
+
 def write_splits(prepared_dir: Path, splits: dict[str, pd.DataFrame], manifest: dict[str, Any]) -> None:
     """Build every split and the manifest beside the target, then swap the folder in whole.
 

@@ -23,12 +23,12 @@ def cmd_prepare(config: configs.Config, args: argparse.Namespace) -> None:
 
 
 def cmd_run(config: configs.Config, args: argparse.Namespace) -> None:
-    """Prepare data, run the pipeline, export predictions and the metrics summary."""
-    from dataprep import preparation
-    manifest = preparation.prepare(config.data)
-    print(f"pipeline: {config.pipeline.name} on {manifest['rows_sampled']} rows")
+    """Run the pipeline (data preparation is its first step), export predictions and the metrics summary."""
+    from components.data_preparation import latest_prepared_splits
+    print(f"pipeline: {config.pipeline.name} from {config.data.source}")
     seconds = _run_pipeline(config, run_log.is_verbose(args.verbose))
     print(f"pipeline: finished in {seconds:.0f} s")
+    _, manifest = latest_prepared_splits(config.pipeline.metadata_path)
     _report(config, {"pipeline_seconds": round(seconds, 1), "data_manifest": manifest})
 
 
@@ -53,21 +53,23 @@ def cmd_report(config: configs.Config, args: argparse.Namespace) -> None:
 
 
 def _report(config: configs.Config, extra: dict) -> None:
+    from components.data_preparation import latest_prepared_splits
     from reporting import summary
-    summary = summary.write_report(config.pipeline.metadata_path, config.data.prepared_dir,
-                                     config.pipeline.output_dir, config.data.random_seed, extra)
-    print(f"model blessed: {summary['blessed']}; pushed to: {summary['pushed_model_dir'] or 'nothing pushed'}")
-    if not summary["blessed"]:
+    prepared_dir, _ = latest_prepared_splits(config.pipeline.metadata_path)
+    report = summary.write_report(config.pipeline.metadata_path, prepared_dir,
+                                  config.pipeline.output_dir, config.data.random_seed, extra)
+    print(f"model blessed: {report['blessed']}; pushed to: {report['pushed_model_dir'] or 'nothing pushed'}")
+    if not report["blessed"]:
         print("the new model did not pass the Evaluator's thresholds (see the metrics summary); "
               "the previously pushed version, if any, stays in service")
-    test = summary["test_split"]
+    test = report["test_split"]
     if "tfx_model" in test:
         print(f"test AUC: TFX model {test['tfx_model']['auc']:.4f}, "
               f"TF-IDF + logistic regression {test['tfidf_logistic_regression']['auc']:.4f}; "
               f"accuracy {test['tfx_model']['accuracy']:.4f}")
         print(f"predictions: {config.pipeline.predictions_path}")
-    if "check_set" in summary:
-        check = summary["check_set"]
+    if "check_set" in report:
+        check = report["check_set"]
         print(f"check set ({check['examples']} hand-written questions): accuracy {check['accuracy']:.4f}, AUC {check['auc']:.4f}")
     print(f"metrics summary: {config.pipeline.summary_path}")
 
@@ -75,10 +77,14 @@ def _report(config: configs.Config, extra: dict) -> None:
 def cmd_infer(config: configs.Config, args: argparse.Namespace) -> None:
     """Batch inference with the pushed model, in-process, on a CSV with a question column."""
     import features
+    from components.data_preparation import latest_prepared_splits
     from dataprep import splits
     from pipeline.files import write_atomically
     from serving.model_versions import LoadedModel
-    source = Path(args.input) if args.input else splits.split_path(config.data.prepared_dir, "test")
+    if args.input:
+        source = Path(args.input)
+    else:
+        source = splits.split_path(latest_prepared_splits(config.pipeline.metadata_path)[0], "test")
     if not source.is_file():
         raise FileNotFoundError(f"input CSV not found: {source}")
     frame = splits.read_csv_as_text(source)
@@ -139,8 +145,15 @@ def cmd_app(config: configs.Config, args: argparse.Namespace) -> None:
 
 def cmd_compile_kubeflow(config: configs.Config, args: argparse.Namespace) -> None:
     from pipeline import kubeflow_v2_runner
-    path = kubeflow_v2_runner.compile_pipeline(config)
-    print(f"Kubeflow V2 pipeline spec: {path} (image {config.kubeflow.image}, root {config.kubeflow.pipeline_root})")
+    package, job = kubeflow_v2_runner.compile_pipeline(config)
+    print(f"Kubeflow Pipelines package: {package}; Vertex AI PipelineJob: {job} "
+          f"(image {config.kubeflow.image}, root {config.kubeflow.pipeline_root})")
+
+
+def cmd_render_kubernetes(config: configs.Config, args: argparse.Namespace) -> None:
+    from deploy import manifests
+    folder = manifests.render(config)
+    print(f"Kubernetes manifests: {folder} (kubectl apply -k {folder})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,12 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     prepare = commands.add_parser("prepare", help="raw CSV -> stratified train/eval/test splits")
     prepare.add_argument("--force", action="store_true", help="rebuild even if the splits are up to date")
     prepare.set_defaults(func=cmd_prepare)
-    commands.add_parser("pipeline", help="prepare data, run the TFX pipeline, write predictions and metrics"
+    commands.add_parser("pipeline", help="run the TFX pipeline from the raw CSV, write predictions and metrics"
                         ).set_defaults(func=cmd_run)
     commands.add_parser("report", help="re-export predictions and metrics from the latest run"
                         ).set_defaults(func=cmd_report)
     infer = commands.add_parser("infer", help="batch inference with the pushed model on a CSV")
-    infer.add_argument("--input", help="CSV with a 'question' column (default: the test split)")
+    infer.add_argument("--input", help="CSV with a 'question' column (default: the latest run's test split)")
     infer.add_argument("--output", help="output CSV (default: <output_dir>/batch_inference.csv)")
     infer.add_argument("--batch-size", type=int, default=256)
     infer.set_defaults(func=cmd_infer)
@@ -168,8 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     predict.set_defaults(func=cmd_predict)
     commands.add_parser("serve", help="run the local TensorFlow-Serving-protocol model server").set_defaults(func=cmd_serve)
     commands.add_parser("app", help="run the Streamlit app").set_defaults(func=cmd_app)
-    commands.add_parser("compile-kubeflow", help="compile the pipeline for Kubeflow Pipelines / Vertex AI (JSON)"
+    commands.add_parser("compile-kubeflow", help="compile the pipeline for Kubeflow Pipelines (YAML) and Vertex AI (JSON)"
                         ).set_defaults(func=cmd_compile_kubeflow)
+    commands.add_parser("render-kubernetes", help="write the TF Serving and app manifests for Kubernetes from config.json"
+                        ).set_defaults(func=cmd_render_kubernetes)
     return parser
 
 

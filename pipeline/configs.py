@@ -110,10 +110,6 @@ class ServingConfig:
     enable_batching: bool
     batching: BatchingConfig
 
-    def __post_init__(self) -> None:
-        if isinstance(self.batching, dict):  # from_dict passes the section's JSON object
-            object.__setattr__(self, "batching", BatchingConfig(**self.batching))
-
     @property
     def model_base_path(self) -> Path:
         """Where versions live: ``<model_dir>/<model_name>/<version>/`` (TF Serving's layout)."""
@@ -128,12 +124,37 @@ class AppConfig:
 
 @dataclasses.dataclass(frozen=True)
 class KubeflowConfig:
-    """Where the compiled pipeline runs: the image and the cluster's storage (not this machine's)."""
+    """Where the compiled pipeline runs: the image and the cluster's storage (not this machine's).
+
+    ``data_root`` is the storage folder holding the raw CSV (data.source's file name); ``package_file`` is
+    the pipeline spec YAML for Kubeflow Pipelines, ``output_file`` the PipelineJob JSON for Vertex AI.
+    """
     image: str
     pipeline_root: str
     data_root: str
     serving_dir: str
+    package_file: Path
     output_file: Path
+
+    def raw_data_uri(self, source: str) -> str:
+        """The raw CSV as the cluster reads it: an http(s) source as is, a local file under data_root."""
+        if is_http_url(source):
+            return source
+        return f"{self.data_root.rstrip('/')}/{source.rstrip('/').rsplit('/', 1)[-1]}"
+
+
+@dataclasses.dataclass(frozen=True)
+class KubernetesConfig:
+    """TensorFlow Serving and the app on Kubernetes (manifests rendered by ./run.sh render-kubernetes)."""
+    serving_image: str
+    serving_replicas: int
+    serving_max_replicas: int
+    target_cpu_utilization: int
+    serving_resources: dict[str, dict[str, str]]
+    app_replicas: int
+    app_resources: dict[str, dict[str, str]]
+    prometheus_path: str
+    manifests_dir: Path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,17 +166,24 @@ class Config:
     serving: ServingConfig
     app: AppConfig
     kubeflow: KubeflowConfig
+    kubernetes: KubernetesConfig
     path: Path
 
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "evaluator": EvaluatorConfig,
              "pipeline": PipelineConfig, "serving": ServingConfig, "app": AppConfig,
-             "kubeflow": KubeflowConfig}
+             "kubeflow": KubeflowConfig, "kubernetes": KubernetesConfig}
 _PATH_KEYS = {("data", "prepared_dir"), ("pipeline", "root"), ("pipeline", "metadata_path"),
-              ("pipeline", "output_dir"), ("serving", "model_dir"), ("kubeflow", "output_file")}
+              ("pipeline", "output_dir"), ("serving", "model_dir"), ("kubeflow", "package_file"),
+              ("kubeflow", "output_file"), ("kubernetes", "manifests_dir")}
 
 
 def is_url(source: str) -> bool:
+    """An http(s) URL or a Cloud Storage object (gs://, read through TensorFlow), as opposed to a local path."""
+    return source.startswith(("https://", "http://", "gs://"))
+
+
+def is_http_url(source: str) -> bool:
     return source.startswith(("https://", "http://"))
 
 
@@ -196,6 +224,8 @@ def _validate(raw: dict[str, Any]) -> None:
         raise ConfigError(f"data.split_fractions: must add up to 1, got {sum(fractions.values()):g}")
     if raw["serving"]["grpc_port"] == raw["serving"]["rest_port"]:
         raise ConfigError("serving.rest_port: must differ from serving.grpc_port")
+    if raw["kubernetes"]["serving_max_replicas"] < raw["kubernetes"]["serving_replicas"]:
+        raise ConfigError("kubernetes.serving_max_replicas: must be at least kubernetes.serving_replicas")
     if raw["app"]["port"] in (raw["serving"]["grpc_port"], raw["serving"]["rest_port"]):
         raise ConfigError("app.port: collides with a model-server port (serving.grpc_port / serving.rest_port)")
 
@@ -214,6 +244,8 @@ def from_dict(raw: dict[str, Any], base_dir: Path = PROJECT_ROOT, environ: Mappi
                 values[key] = (base_dir / values[key]).resolve()
         if section == "data" and not is_url(values["source"]):
             values["source"] = str((base_dir / values["source"]).resolve())
+        if section == "serving":
+            values["batching"] = BatchingConfig(**values["batching"])
         sections[section] = cls(**values)
     return Config(path=path or base_dir / "config.json", **sections)
 

@@ -1,9 +1,11 @@
-"""Compile the same pipeline definition for Kubeflow Pipelines / Vertex AI Pipelines (KFP v2 spec JSON).
+"""Compile the same pipeline definition for Kubeflow Pipelines and Vertex AI Pipelines.
 
-The image (config kubeflow.image) is the project's Docker image: it holds TFX and,
-on its PYTHONPATH, preprocessing.py, trainer.py and the AnomaliesGate component. Data,
-pipeline root and pushed models live on the cluster's storage (kubeflow.*_root).
-Submit the JSON with the KFP SDK or the Vertex AI console (see README).
+Two files from one compilation: the KFP v2 pipeline spec as YAML (kubeflow.package_file), which
+open-source Kubeflow Pipelines accepts (``kfp.Client().create_run_from_pipeline_package``), and the
+PipelineJob JSON (kubeflow.output_file: display name, pipeline spec, runtime config) that Vertex AI
+Pipelines submits. The image (kubeflow.image) is the project's Docker image: it holds TFX and, on its
+PYTHONPATH, preprocessing.py, trainer.py and the project's components. The raw CSV, pipeline root and
+pushed models live on the cluster's storage (kubeflow.*).
 """
 
 from __future__ import annotations
@@ -16,20 +18,19 @@ from pipeline import pipeline
 from pipeline.configs import Config
 
 
-def compile_pipeline(config: Config) -> Path:
-    """Write the pipeline spec JSON to kubeflow.output_file and return its path."""
+def compile_pipeline(config: Config) -> tuple[Path, Path]:
+    """Write the KFP pipeline spec YAML and the Vertex AI PipelineJob JSON; return both paths."""
     kubeflow = config.kubeflow
     definition = pipeline.create_pipeline(
         pipeline_root=kubeflow.pipeline_root,
-        data_path=kubeflow.data_root,
+        data_source=kubeflow.raw_data_uri(config.data.source),
         serving_model_dir=f"{kubeflow.serving_dir.rstrip('/')}/{config.serving.model_name}",
         **pipeline.arguments_from_config(config, None),  # code comes from the image
     )
-    kubeflow.output_file.parent.mkdir(parents=True, exist_ok=True)
-    runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=kubeflow.image),
-        output_dir=str(kubeflow.output_file.parent),
-        output_filename=kubeflow.output_file.name,
-    )
-    runner.run(definition, write_out=True)
-    return kubeflow.output_file
+    runner_config = tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=kubeflow.image)
+    for target in (kubeflow.package_file, kubeflow.output_file):  # TFX writes YAML for a .yaml name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tfx.orchestration.experimental.KubeflowV2DagRunner(
+            config=runner_config, output_dir=str(target.parent), output_filename=target.name,
+        ).run(definition, write_out=True)
+    return kubeflow.package_file, kubeflow.output_file

@@ -7,20 +7,19 @@ import time
 from absl import logging
 from tfx import v1 as tfx
 
-from dataprep import preparation, splits
+from dataprep import preparation
 from pipeline import configs, pipeline
 from pipeline.configs import Config
 from serving import model_versions
 
 
 def build(config: Config) -> tfx.dsl.Pipeline:
-    """The local pipeline over the prepared splits (run data preparation first)."""
-    if splits.read_manifest(config.data.prepared_dir) is None:
-        raise preparation.DataError(f"no prepared data in {config.data.prepared_dir}: run the 'prepare' step first")
+    """The local pipeline, from the raw CSV (data.source) to the pushed model."""
     config.pipeline.metadata_path.parent.mkdir(parents=True, exist_ok=True)
     return pipeline.create_pipeline(
         pipeline_root=str(config.pipeline.root),
-        data_path=str(config.data.prepared_dir),
+        data_source=config.data.source,
+        data_source_version=preparation.source_version(config.data.source),
         serving_model_dir=str(config.serving.model_base_path),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             str(config.pipeline.metadata_path)),

@@ -1,7 +1,7 @@
 """The pipeline definition: one function with explicit arguments, used by every runner.
 
-CsvExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator (+ AnomaliesGate)
--> Transform -> Trainer -> Evaluator (against the latest blessed model) -> Pusher,
+DataPreparation (raw CSV -> stratified splits) -> CsvExampleGen -> StatisticsGen -> SchemaGen
+-> ExampleValidator (+ AnomaliesGate) -> Transform -> Trainer -> Evaluator (against the latest blessed model) -> Pusher,
 and BulkInferrer on the test split with the blessed model.
 """
 
@@ -17,7 +17,7 @@ from tfx import v1 as tfx
 import features
 import signatures
 from components.anomalies_gate import AnomaliesGate
-from dataprep import splits
+from components.data_preparation import DataPreparation, SplitsExampleGen, settings_parameter
 from pipeline.configs import Config
 
 
@@ -30,6 +30,7 @@ def arguments_from_config(config: Config, module_dir: str | None) -> dict[str, A
     """
     return {
         "pipeline_name": config.pipeline.name,
+        "data_settings": settings_parameter(config.data),
         "preprocessing_fn": f"{module_dir}/preprocessing.py" if module_dir else "preprocessing.preprocessing_fn",
         "run_fn": f"{module_dir}/trainer.py" if module_dir else "trainer.run_fn",
         "hyperparameters": {**dataclasses.asdict(config.model), "random_seed": config.data.random_seed},
@@ -78,7 +79,8 @@ def _user_code(location: str, function_arg: str) -> dict[str, str]:
 def create_pipeline(
     pipeline_name: str,
     pipeline_root: str,
-    data_path: str,
+    data_source: str,
+    data_settings: str,
     preprocessing_fn: str,
     run_fn: str,
     hyperparameters: dict[str, Any],
@@ -87,17 +89,18 @@ def create_pipeline(
     enable_cache: bool,
     metadata_connection_config: metadata_store_pb2.ConnectionConfig | None = None,
     beam_pipeline_args: list[str] | None = None,
+    data_source_version: str = "",
 ) -> tfx.dsl.Pipeline:
     """Build the TFX pipeline; runners (local, Kubeflow) only choose where it runs.
 
     ``hyperparameters`` (config.json's ``model`` section and the random seed) reach both Transform and
     Trainer as their ``custom_config``; the Trainer trains ``epochs`` full passes over the train split.
+    ``data_source`` is the raw CSV (path or URL, gs:// included); ``data_settings`` the data section as JSON
+    (components.data_preparation.settings_parameter); ``data_source_version`` only keys the step's cache.
     """
-    example_gen = tfx.components.CsvExampleGen(
-        input_base=data_path,
-        input_config=tfx.proto.Input(splits=[
-            tfx.proto.Input.Split(name=split, pattern=splits.example_gen_pattern(split)) for split in splits.SPLITS]),
-    )
+    data_preparation = DataPreparation(source=data_source, settings=data_settings,
+                                       source_version=data_source_version)
+    example_gen = SplitsExampleGen(prepared_splits=data_preparation.outputs["prepared"]).with_id("CsvExampleGen")
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)
     example_validator = tfx.components.ExampleValidator(
@@ -155,7 +158,7 @@ def create_pipeline(
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
-        components=[example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate, transform,
+        components=[data_preparation, example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate, transform,
                     trainer, model_resolver, evaluator, pusher, bulk_inferrer],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,

@@ -21,16 +21,17 @@ def small_config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def pipeline_run(small_config_path: Path) -> dict:
-    """Prepare data, run the real pipeline once and write the report; shared by all e2e tests."""
-    from dataprep import preparation
+    """Run the real pipeline once, from the raw CSV, and write the report; shared by all e2e tests."""
+    from components.data_preparation import latest_prepared_splits
     from pipeline import local_runner
     from reporting import summary
     config = configs.load(small_config_path, environ={})
-    manifest = preparation.prepare(config.data)
     seconds = local_runner.run(config)
-    report = summary.write_report(config.pipeline.metadata_path, config.data.prepared_dir,
+    prepared_dir, manifest = latest_prepared_splits(config.pipeline.metadata_path)
+    report = summary.write_report(config.pipeline.metadata_path, prepared_dir,
                                   config.pipeline.output_dir, config.data.random_seed)
-    return {"config": config, "manifest": manifest, "seconds": seconds, "summary": report}
+    return {"config": config, "manifest": manifest, "prepared_dir": prepared_dir, "seconds": seconds,
+            "summary": report}
 
 
 @pytest.fixture(scope="session")

@@ -141,3 +141,24 @@ def test_bundled_data_is_a_real_downsample_with_enough_categories():
     assert list(frame.columns) == ["asin", "question", "item_name", "hours_diff", "label"]
     assert len(frame) >= 30000 and frame["item_name"].nunique() >= 60
     assert 0.5 < (frame["label"] == "Pre").mean() < 0.6
+
+
+def test_remote_sources_are_read_through_tensorflows_file_systems(tmp_path):
+    """gs:// goes through tf.io.gfile; its in-memory file system stands in for a bucket here."""
+    import tensorflow as tf
+    text = pd.DataFrame(balanced_rows(3, 2)).to_csv(index=False)
+    with tf.io.gfile.GFile("ram://bucket/raw.csv", "w") as handle:
+        handle.write(text)
+    target = tmp_path / "copy.csv"
+    dp._copy_with_tensorflow("ram://bucket/raw.csv", target)
+    assert target.read_text() == text
+    with pytest.raises(dp.DataError, match="could not read data source ram://bucket/missing.csv"):
+        dp._copy_with_tensorflow("ram://bucket/missing.csv", tmp_path / "missing.csv")
+
+
+def test_source_version_changes_when_the_file_does(tmp_path):
+    source = write_csv(tmp_path / "raw.csv", balanced_rows(3, 2))
+    before = dp.source_version(str(source))
+    write_csv(source, balanced_rows(4, 2))
+    assert before and dp.source_version(str(source)) != before
+    assert dp.source_version("gs://bucket/raw.csv") == "" and dp.source_version(str(tmp_path / "none.csv")) == ""

@@ -1,7 +1,7 @@
 """The Evaluator gate, and a pipeline run killed midway: a worse model never reaches serving.
 
 A copy of the session's run (its ML Metadata store and its serving folder) gets a
-second run whose training labels are shuffled. That run is killed once while it
+second run from a raw CSV whose labels are shuffled. That run is killed once while it
 trains, then run again to the end: the degraded model is not blessed, nothing is
 pushed, no partial version is left, and the old version keeps being served.
 """
@@ -25,16 +25,17 @@ from tests.helpers import ROOT, SMALL_OVERRIDES, write_config
 
 def degraded_run_config(pipeline_run, tmp_path):
     session = pipeline_run["config"]
-    shutil.copytree(session.data.prepared_dir, tmp_path / "data")
-    train_csv = splits.split_path(tmp_path / "data", "train")
-    train = splits.read_csv_as_text(train_csv)
-    train["label"] = np.random.default_rng(0).permutation(train["label"].to_numpy())
-    train.to_csv(train_csv, index=False)
+    raw = splits.read_csv_as_text(session.data.source)
+    label = session.data.label_column
+    raw[label] = np.random.default_rng(0).permutation(raw[label].to_numpy())
+    shuffled = tmp_path / "shuffled.csv"
+    raw.to_csv(shuffled, index=False)
     (tmp_path / "metadata").mkdir()
     shutil.copy(session.pipeline.metadata_path, tmp_path / "metadata" / "metadata.db")
     shutil.copytree(session.serving.model_dir, tmp_path / "serving")
     evaluator = {"min_auc": 0.6, "min_binary_accuracy": 0.4, "max_auc_drop": 0.02}
-    return write_config(tmp_path, {**SMALL_OVERRIDES, "evaluator": evaluator, "pipeline": {"beam_args": []}})
+    return write_config(tmp_path, {**SMALL_OVERRIDES, "data": {**SMALL_OVERRIDES["data"], "source": str(shuffled)},
+                                   "evaluator": evaluator, "pipeline": {"beam_args": []}})
 
 
 def run_pipeline(config_path, kill_when=None) -> int:

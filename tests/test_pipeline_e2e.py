@@ -18,9 +18,9 @@ from reporting import summary
 from serving.model_versions import LoadedModel, list_versions
 
 EXPECTED_OUTPUTS = [
-    "CsvExampleGen/examples", "StatisticsGen/statistics", "SchemaGen/schema", "ExampleValidator/anomalies",
-    "Transform/transform_graph", "Transform/transformed_examples", "Trainer/model", "Evaluator/evaluation",
-    "Evaluator/blessing", "Pusher/pushed_model", "BulkInferrer/inference_result",
+    "DataPreparation/prepared", "CsvExampleGen/examples", "StatisticsGen/statistics", "SchemaGen/schema",
+    "ExampleValidator/anomalies", "Transform/transform_graph", "Transform/transformed_examples", "Trainer/model",
+    "Evaluator/evaluation", "Evaluator/blessing", "Pusher/pushed_model", "BulkInferrer/inference_result",
 ]
 
 
@@ -40,7 +40,7 @@ def test_every_component_ran_and_wrote_its_artifacts(pipeline_run):
     connection.sqlite.filename_uri = str(pipeline_run["config"].pipeline.metadata_path)
     executions = metadata_store.MetadataStore(connection).get_executions()
     states = Counter(metadata_store_pb2.Execution.State.Name(e.last_known_state) for e in executions)
-    assert set(states) <= {"COMPLETE", "CACHED"} and sum(states.values()) >= 11, states
+    assert set(states) <= {"COMPLETE", "CACHED"} and sum(states.values()) >= 12, states
 
 
 def test_model_is_blessed_and_pushed_in_tf_serving_layout(pipeline_run):
@@ -65,7 +65,7 @@ def test_predictions_csv_covers_the_test_split_and_matches_serving(pipeline_run)
     predictions = pd.read_csv(config.pipeline.predictions_path, keep_default_na=False)
     assert predictions.columns.tolist() == summary.PREDICTION_COLUMNS
     assert len(predictions) == pipeline_run["manifest"]["splits"]["test"]["rows"]
-    test_split = splits.read_split(config.data.prepared_dir, "test")
+    test_split = splits.read_split(pipeline_run["prepared_dir"], "test")
     assert Counter(predictions[features.QUESTION]) == Counter(test_split[features.QUESTION])
     # BulkInferrer went through serving_examples; serving_default must give the same numbers.
     probabilities, labels = LoadedModel.load(config.serving.model_base_path).predict(
@@ -106,3 +106,44 @@ def test_cli_predicts_one_question_from_the_pushed_model(pipeline_run, small_con
     assert '"predicted_label": "P' in out and '"model_version":' in out
     assert cli.main(["--config", str(small_config_path), "predict", "--in-process", "   "]) == 2
     assert "the question is empty" in capsys.readouterr().err
+
+
+def metadata_store_of(config) -> metadata_store.MetadataStore:
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = str(config.pipeline.metadata_path)
+    return metadata_store.MetadataStore(connection)
+
+
+def upstream_artifacts(store: metadata_store.MetadataStore, artifact_id: int) -> list[metadata_store_pb2.Artifact]:
+    """Every artifact the given one was made from, following ML Metadata's events back to the first step."""
+    inputs = {metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT}
+    outputs = {metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT}
+    seen, frontier = set(), [artifact_id]
+    while frontier:
+        producers = {e.execution_id for e in store.get_events_by_artifact_ids(frontier) if e.type in outputs}
+        parents = {e.artifact_id for e in store.get_events_by_execution_ids(list(producers)) if e.type in inputs}
+        frontier = list(parents - seen)
+        seen |= parents
+    return store.get_artifacts_by_id(list(seen))
+
+
+def test_data_preparation_step_records_the_manifest_and_lineage_reaches_the_pushed_model(pipeline_run):
+    """The pipeline starts from the raw CSV: the pushed model descends from the PreparedSplits of data.source."""
+    from components.data_preparation import PreparedSplits
+    config, manifest = pipeline_run["config"], pipeline_run["manifest"]
+    assert manifest["source"] == config.data.source and manifest["rows_sampled"] == 400
+    assert pipeline_run["prepared_dir"].is_relative_to(config.pipeline.root / "DataPreparation" / "prepared")
+    store = metadata_store_of(config)
+    pushed = max(store.get_artifacts_by_type("PushedModel"), key=lambda a: a.id)
+    ancestors = upstream_artifacts(store, pushed.id)
+    types = {t.id: t.name for t in store.get_artifact_types()}
+    prepared = [a for a in ancestors if types[a.type_id] == PreparedSplits.TYPE_NAME]
+    assert len(prepared) == 1 and {types[a.type_id] for a in ancestors} >= {"Examples", "Model", "ModelBlessing"}
+    properties = prepared[0].custom_properties
+    assert properties["source"].string_value == config.data.source
+    assert properties["source_sha256"].string_value == manifest["source_sha256"]
+    assert properties["rows_sampled"].int_value == 400
+    for split, info in manifest["splits"].items():
+        for label, rows in info["labels"].items():
+            assert properties[f"rows_{split}_{label}"].int_value == rows
+    assert {k: properties[f"dropped_{k}"].int_value for k in manifest["rows_dropped"]} == manifest["rows_dropped"]
