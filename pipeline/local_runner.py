@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 from absl import logging
-from tfx import v1 as tfx
 
 from dataprep import preparation, splits
-from pipeline import configs, pipeline
+from pipeline import beam_dependencies, configs, pipeline
+from pipeline import tfx_api as tfx
 from pipeline.configs import Config
 from serving import model_versions
 
@@ -18,13 +18,15 @@ def build(config: Config) -> tfx.dsl.Pipeline:
     if splits.read_manifest(config.data.prepared_dir) is None:
         raise preparation.DataError(f"no prepared data in {config.data.prepared_dir}: run the 'prepare' step first")
     config.pipeline.metadata_path.parent.mkdir(parents=True, exist_ok=True)
+    arguments = pipeline.arguments_from_config(config, str(configs.PROJECT_ROOT))
+    arguments["beam_pipeline_args"] = beam_dependencies.with_cached_tfx_package(arguments["beam_pipeline_args"])
     return pipeline.create_pipeline(
         pipeline_root=str(config.pipeline.root),
         data_path=str(config.data.prepared_dir),
         serving_model_dir=str(config.serving.model_base_path),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             str(config.pipeline.metadata_path)),
-        **pipeline.arguments_from_config(config, str(configs.PROJECT_ROOT)),
+        **arguments,
     )
 
 

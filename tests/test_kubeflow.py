@@ -6,7 +6,7 @@ from pipeline import configs, kubeflow_v2_runner
 from tests.helpers import write_config
 
 LOCAL_COMPONENTS = {"CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomaliesGate", "Transform",
-                    "Trainer", "Evaluator", "Pusher", "BulkInferrer"}
+                    "Trainer", "Evaluator", "Pusher", "BatchScoring"}
 
 
 def test_compiled_spec_has_every_local_component_with_the_configured_image(tmp_path):
