@@ -15,7 +15,7 @@ it, so an unblessed model is never scored, and the artifact names the version th
 import csv
 import io
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import apache_beam as beam
@@ -34,7 +34,7 @@ TRUE_LABEL, PROBABILITY, PREDICTED_LABEL, MODEL_VERSION = "true_label", "probabi
 COLUMNS = [features.QUESTION, TRUE_LABEL, PROBABILITY, PREDICTED_LABEL, MODEL_VERSION]
 SCORED_PROPERTY = "scored"  # 1 when the step wrote predictions, 0 when there was no pushed model to score
 
-Block = tuple[list[str], list[str]]  # up to batch_size questions and their true labels ('' when unknown)
+Block = tuple[Any, Any]  # numpy arrays (UTF-8 bytes) of up to batch_size questions and their true labels ('' unknown)
 
 
 class Predictions(artifact.Artifact):
@@ -53,10 +53,10 @@ class ReadQuestionBlocks(beam.DoFn):
         import tensorflow as tf
         spec = {features.QUESTION: tf.io.FixedLenFeature([], tf.string),
                 features.LABEL: tf.io.FixedLenFeature([], tf.string, default_value="")}
-        for records in tf.data.TFRecordDataset(path, compression_type="GZIP").batch(self._batch_size):
-            parsed = tf.io.parse_example(records, spec)
-            yield ([q.decode("utf-8") for q in parsed[features.QUESTION].numpy()],
-                   [label.decode("utf-8") for label in parsed[features.LABEL].numpy()])
+        blocks = (tf.data.TFRecordDataset(path, compression_type="GZIP").batch(self._batch_size)
+                  .map(lambda records: tf.io.parse_example(records, spec)).prefetch(2))  # parses while the model runs
+        for parsed in blocks:
+            yield parsed[features.QUESTION].numpy(), parsed[features.LABEL].numpy()
 
 
 class QuestionModelHandler(ModelHandler[Block, PredictionResult, Any]):
@@ -74,15 +74,14 @@ class QuestionModelHandler(ModelHandler[Block, PredictionResult, Any]):
                       ) -> Iterable[PredictionResult]:
         """One call of the model for one block (the handler is used unbatched: each element is a block)."""
         import tensorflow as tf
-        questions = tf.constant(batch[0], dtype=tf.string)
-        outputs = model.signatures[signatures.SERVING_DEFAULT](**{signatures.QUESTION_INPUT: questions})
+        outputs = model.signatures[signatures.SERVING_DEFAULT](**{signatures.QUESTION_INPUT: tf.constant(batch[0])})
         probabilities = outputs[signatures.PROBABILITY_OUTPUT].numpy().tolist()
         labels = [label.decode("utf-8") for label in outputs[signatures.LABEL_OUTPUT].numpy()]
         return [PredictionResult(batch, (probabilities, labels))]
 
-    def get_num_bytes(self, batch: Sequence[Block]) -> int:
+    def get_num_bytes(self, batch: Block) -> int:
         """The questions' size (the default pickles every batch just to measure it)."""
-        return sum(len(question) for block in batch for question in block[0])
+        return sum(map(len, batch[0]))
 
 
 def _csv_lines(result: PredictionResult, model_version: str) -> str:
@@ -90,8 +89,8 @@ def _csv_lines(result: PredictionResult, model_version: str) -> str:
     (questions, true_labels), (probabilities, labels) = result.example, result.inference
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(
-        zip(questions, true_labels, (f"{p:.6g}" for p in probabilities), labels,
-            [model_version] * len(questions), strict=True))
+        zip((q.decode("utf-8") for q in questions), (t.decode("utf-8") for t in true_labels),
+            (f"{p:.6g}" for p in probabilities), labels, [model_version] * len(questions), strict=True))
     return buffer.getvalue()[:-1]
 
 
