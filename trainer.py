@@ -11,7 +11,7 @@ from typing import Any
 
 import tensorflow as tf
 import tensorflow_transform as tft
-from tfx import v1 as tfx
+from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
 import features
@@ -22,7 +22,7 @@ NGRAMS_XF = features.transformed_name(features.QUESTION_NGRAMS)
 LABEL_XF = features.transformed_name(features.LABEL)
 
 
-def input_fn(file_pattern: list[str], data_accessor: tfx.components.DataAccessor,
+def input_fn(file_pattern: list[str], data_accessor: DataAccessor,
              tf_transform_output: tft.TFTransformOutput, batch_size: int, seed: int | None = None) -> tf.data.Dataset:
     """Batches of (transformed features, label): one pass over the split, so a Keras epoch is a real epoch."""
     return data_accessor.tf_dataset_factory(
@@ -108,7 +108,7 @@ def make_signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformO
     }
 
 
-def run_fn(fn_args: tfx.components.FnArgs) -> None:
+def run_fn(fn_args: FnArgs) -> None:
     """TFX Trainer entry point."""
     hp = fn_args.custom_config
     tf.keras.utils.set_random_seed(hp["random_seed"])

@@ -1,14 +1,15 @@
-"""The benchmark suite: what the pipeline, batch inference and serving cost, side by side, in one run.
+"""The scale benchmark: data preparation and the whole pipeline at each size, side by side in one run.
 
-For each size (rows of the bundled data) it runs the whole pipeline in a child
-process (its own folders, cache off) and reads every component's wall time from
-the ML Metadata store's execution records, and the child's peak memory. On the
-largest size it also runs the seed-style Keras script and the TF-IDF + logistic
-regression baseline on the same prepared split, times batch inference
-(BulkInferrer vs. the same SavedModel called in-process in batches), and the
-serving benchmark. Writes report.json, report.md and PNG plots into --out.
+For each size (rows to sample) it writes raw data in the bundled schema (bench/scale_data.py: the bundled
+rows re-sampled with small text variations), runs data preparation and then the whole pipeline, each in a
+child process (own folders, cache off), and records every component's wall time (ML Metadata's execution
+records), the peak memory of every process of the run (the pipeline and any Beam workers, sampled from
+/proc), and data preparation's rows/s. At each size the seed-style Keras script trains and predicts on
+the same prepared split. With the first size's model it times batch scoring as a pipeline step
+on ``--score-rows`` questions against the same SavedModel in-process (bench/scoring_bench.py); on the
+largest size, the TF-IDF baseline and the serving benchmark. Writes report.json, report.md and PNG plots into --out.
 
-Run: ./run.sh bench [--sizes 1000 5000 25000] [--out outputs/bench]
+Run: ./run.sh bench --sizes 25000 100000 250000 --out docs/scale
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -31,28 +33,93 @@ from ml_metadata import metadata_store  # noqa: E402
 from ml_metadata.proto import metadata_store_pb2  # noqa: E402
 
 import features  # noqa: E402
+from bench.scale_data import write_scaled_csv  # noqa: E402
 from bench.serving_bench import format_table, run_serving_bench  # noqa: E402
-from components.data_preparation import latest_prepared_splits  # noqa: E402
 from dataprep import splits  # noqa: E402
 from pipeline import configs  # noqa: E402
-from reporting.baseline import tfidf_baseline
+from reporting.baseline import tfidf_baseline  # noqa: E402
 from reporting.metrics import classification_metrics  # noqa: E402
-from serving.model_versions import LoadedModel  # noqa: E402
 
 ROOT = configs.PROJECT_ROOT
+BEAM_MODES = {"in_memory": [], "multi_processing": ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]}
+DEDUP_MARGIN = 1.06  # raw rows per wanted row: data preparation drops the few repeated questions
+MEMORY_LIMIT_MB = 4096
 
 
-def run_child(command: list[str], env: dict[str, str]) -> dict[str, float]:
-    """Run a command; its wall time and the child's peak resident memory (from wait4's rusage)."""
+def _process_kind(pid: int) -> str:
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+    except OSError:
+        return "gone"
+    if "sdk_worker_main" in command or "worker_pool_main" in command:
+        return "beam worker"
+    if "setup.py" in command or "bdist_wheel" in command or "sdist" in command:
+        return "packaging (setup.py)"
+    return "main" if "pipeline.cli" in command or "bench." in command else command.split(" ")[0].rsplit("/", 1)[-1]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
+class TreeMemory(threading.Thread):
+    """Samples the peak resident memory (VmHWM) of a process and all its descendants until stopped."""
+
+    def __init__(self, pid: int, interval: float = 0.5):
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peaks = pid, interval, {}
+        self._stop_event = threading.Event()
+
+    def _sample(self) -> None:
+        stack = [self.pid]
+        while stack:
+            pid = stack.pop()
+            stack += _children(pid)
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            peak = next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")), 0.0)
+            kind = self.peaks.get(pid, (None, 0.0))[0] or _process_kind(pid)
+            self.peaks[pid] = (kind, max(peak, self.peaks.get(pid, (kind, 0.0))[1]))
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            self._sample()
+
+    def stop(self) -> dict[str, dict[str, float]]:
+        """Per kind of process: how many ran and the largest peak (MB)."""
+        self._stop_event.set()
+        self.join()
+        kinds: dict[str, dict[str, float]] = {}
+        for kind, peak in self.peaks.values():
+            entry = kinds.setdefault(kind, {"processes": 0, "peak_rss_mb": 0.0})
+            entry["processes"] += 1
+            entry["peak_rss_mb"] = max(entry["peak_rss_mb"], peak)
+        return kinds
+
+
+def run_child(command: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """Run a command; its wall time, its peak memory (wait4) and the peaks of every process it started."""
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    stderr_tail = process.stderr.read()[-2000:].decode("utf-8", "replace")
+    memory = TreeMemory(process.pid)
+    memory.start()
+    stderr_tail = process.stderr.read()[-3000:].decode("utf-8", "replace")
     _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}): {stderr_tail}")
-    return {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024}
+    processes = memory.stop()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({os.waitstatus_to_exitcode(status)}): {stderr_tail}")
+    processes.setdefault("main", {"processes": 1, "peak_rss_mb": 0.0})
+    processes["main"]["peak_rss_mb"] = max(processes["main"]["peak_rss_mb"], usage.ru_maxrss / 1024)
+    return {"seconds": seconds, "peak_rss_mb": max(p["peak_rss_mb"] for p in processes.values()), "processes": processes}
 
 
 def component_seconds(metadata_path: Path) -> dict[str, float]:
@@ -69,68 +136,58 @@ def component_seconds(metadata_path: Path) -> dict[str, float]:
     return times
 
 
-def pipeline_at(rows: int, workdir: Path, epochs: int | None) -> dict[str, Any]:
-    folder = workdir / f"rows-{rows}"
-    env = {**os.environ, "PPQ_DATA__TOTAL_SAMPLE_SIZE": str(rows),
-           "PPQ_PIPELINE__ROOT": str(folder / "pipeline_root"), "PPQ_PIPELINE__ENABLE_CACHE": "false",
-           "PPQ_PIPELINE__METADATA_PATH": str(folder / "metadata.db"), "PPQ_PIPELINE__OUTPUT_DIR": str(folder / "results"),
-           "PPQ_SERVING__MODEL_DIR": str(folder / "serving")}
+def run_env(folder: Path, rows: int, source: Path, beam_args: list[str], epochs: int | None) -> dict[str, str]:
+    env = {**os.environ, "PPQ_DATA__SOURCE": str(source), "PPQ_DATA__TOTAL_SAMPLE_SIZE": str(rows),
+           "PPQ_DATA__PREPARED_DIR": str(folder / "data"), "PPQ_PIPELINE__ROOT": str(folder / "pipeline_root"),
+           "PPQ_PIPELINE__ENABLE_CACHE": "false", "PPQ_PIPELINE__METADATA_PATH": str(folder / "metadata.db"),
+           "PPQ_PIPELINE__OUTPUT_DIR": str(folder / "results"), "PPQ_SERVING__MODEL_DIR": str(folder / "serving"),
+           "PPQ_PIPELINE__BEAM_ARGS": json.dumps(beam_args)}
     if epochs is not None:
         env["PPQ_MODEL__EPOCHS"] = str(epochs)
-    print(f"bench: pipeline on {rows} rows ...", flush=True)
-    child = run_child([sys.executable, "-m", "pipeline.cli", "pipeline"], env)
+    return env
+
+
+def pipeline_at(rows: int, mode: str, work: Path, epochs: int | None) -> dict[str, Any]:
+    """Data preparation, then the whole pipeline, at one size and Beam mode (each a child process)."""
+    source = write_scaled_csv(int(rows * DEDUP_MARGIN), work / "raw" / f"rows-{int(rows * DEDUP_MARGIN)}.csv.gz")
+    folder = work / f"rows-{rows}-{mode}"
+    env = run_env(folder, rows, source, BEAM_MODES[mode], epochs)
+    print(f"bench: data preparation for {rows} rows ...", flush=True)
+    prepare = run_child([sys.executable, "-m", "pipeline.cli", "prepare", "--force"], env)
     config = configs.load(environ=env)
-    prepared_dir, manifest = latest_prepared_splits(config.pipeline.metadata_path)
-    result = {"rows": rows, "end_to_end_seconds": child["seconds"], "peak_rss_mb": child["peak_rss_mb"],
-              "manifest_test_rows": manifest["splits"]["test"]["rows"],
-              "components": component_seconds(config.pipeline.metadata_path),
-              "summary": json.loads(config.pipeline.summary_path.read_text()), "config": config,
-              "prepared_dir": prepared_dir}
+    manifest = splits.read_manifest(config.data.prepared_dir)
+    print(f"bench: pipeline on {rows} rows, Beam {mode} ...", flush=True)
+    child = run_child([sys.executable, "-m", "pipeline.cli", "pipeline"], env)
     print(f"bench: pipeline on {rows} rows took {child['seconds']:.0f} s", flush=True)
-    return result
+    return {"rows": rows, "beam_mode": mode, "end_to_end_seconds": child["seconds"], "peak_rss_mb": child["peak_rss_mb"],
+            "processes": child["processes"], "components": component_seconds(config.pipeline.metadata_path),
+            "prepare": {"seconds": prepare["seconds"], "peak_rss_mb": prepare["peak_rss_mb"],
+                        "rows_read": manifest["rows_read"], "rows_per_second": manifest["rows_read"] / prepare["seconds"],
+                        "rows_per_second_in_step": manifest["rows_read"] / manifest["seconds"]},
+            "test_rows": manifest["splits"]["test"]["rows"],
+            "summary": json.loads(config.pipeline.summary_path.read_text()), "folder": str(folder), "config": config}
 
 
-def batch_inference(smallest: dict[str, Any], largest: dict[str, Any]) -> dict[str, float]:
-    """BulkInferrer's examples/s on the test split vs. the same SavedModel in-process, batches of 256.
-
-    The marginal rate (extra rows / extra seconds between the smallest and largest run) takes out
-    BulkInferrer's fixed start-up cost.
-    """
-    config = largest["config"]
-    test = splits.read_split(largest["prepared_dir"], "test")
-    questions = test[features.QUESTION].tolist()
-    started = time.perf_counter()
-    model = LoadedModel.load(config.serving.model_base_path)
-    loaded = time.perf_counter()
-    model.predict_in_batches(questions, 256)
-    done = time.perf_counter()
-    bulk_seconds = largest["components"]["BulkInferrer"]
-    in_process_rate = len(questions) / (done - loaded)
-    marginal = None
-    if smallest is not largest:
-        extra_rows = largest["manifest_test_rows"] - smallest["manifest_test_rows"]
-        extra_seconds = bulk_seconds - smallest["components"]["BulkInferrer"]
-        marginal = extra_rows / extra_seconds if extra_seconds > 0 else None
-    return {"rows": len(questions), "bulk_inferrer_seconds": bulk_seconds,
-            "bulk_inferrer_marginal_per_second": marginal,
-            "bulk_inferrer_per_second": len(questions) / bulk_seconds,
-            "in_process_per_second": in_process_rate,
-            "in_process_per_second_with_load": len(questions) / (done - started),
-            "bulk_vs_in_process": (len(questions) / bulk_seconds) / in_process_rate}
-
-
-def seed_style(largest: dict[str, Any], workdir: Path, epochs: int) -> dict[str, float]:
-    print(f"bench: seed-style Keras script ({epochs} epochs) ...", flush=True)
-    out = workdir / "seed_style.json"
-    child = run_child([sys.executable, "-m", "bench.seed_style", "--prepared-dir",
-                       str(largest["prepared_dir"]), "--epochs", str(epochs), "--out", str(out)], dict(os.environ))
+def seed_style(run: dict[str, Any], epochs: int) -> dict[str, Any]:
+    print(f"bench: seed-style Keras script on {run['rows']} rows ({epochs} epochs) ...", flush=True)
+    out = Path(run["folder"]) / "seed_style.json"
+    child = run_child([sys.executable, "-m", "bench.seed_style", "--prepared-dir", str(run["config"].data.prepared_dir),
+                       "--epochs", str(epochs), "--out", str(out)], dict(os.environ))
     return {**json.loads(out.read_text()), "end_to_end_seconds": child["seconds"], "peak_rss_mb": child["peak_rss_mb"]}
 
 
-def tfidf(largest: dict[str, Any]) -> dict[str, float]:
-    config = largest["config"]
+def batch_scoring(run: dict[str, Any], rows: int, work: Path) -> dict[str, Any]:
+    print(f"bench: batch scoring of {rows} questions as a pipeline step vs in-process ...", flush=True)
+    out = work / "scoring.json"
+    child = run_child([sys.executable, "-m", "bench.scoring_bench", "--run-dir", run["folder"], "--rows", str(rows),
+                       "--work", str(work / f"scoring-{rows}"), "--out", str(out)], dict(os.environ))
+    return {**json.loads(out.read_text()), "peak_rss_mb": child["peak_rss_mb"]}
+
+
+def tfidf(run: dict[str, Any]) -> dict[str, float]:
+    config = run["config"]
     started = time.perf_counter()
-    train, test = (splits.read_split(largest["prepared_dir"], split) for split in ("train", "test"))
+    train, test = (splits.read_split(config.data.prepared_dir, split) for split in ("train", "test"))
     probability = tfidf_baseline(train, test, config.data.random_seed)
     metrics = classification_metrics(test[features.LABEL], probability)
     return {"seconds": time.perf_counter() - started, "test_auc": metrics["auc"], "test_accuracy": metrics["accuracy"]}
@@ -138,31 +195,34 @@ def tfidf(largest: dict[str, Any]) -> dict[str, float]:
 
 def plot_components(runs: list[dict[str, Any]], path: Path) -> None:
     frame = pd.DataFrame({r["rows"]: r["components"] for r in runs}).T.sort_index()
-    ax = frame.plot(marker="o", figsize=(9, 5), logx=True, colormap="tab20")
-    ax.set_xlabel("rows")
+    frame = frame[[c for c in frame.columns if frame[c].max() >= 0.5]]
+    ax = frame.plot(marker="o", figsize=(9, 5), colormap="tab20")
+    ax.set_xlabel("rows sampled")
     ax.set_ylabel("seconds")
-    ax.set_title("Pipeline wall time per component")
+    ax.set_title("Pipeline wall time per component (ML Metadata)")
     ax.legend(fontsize=8, ncol=2)
     ax.figure.tight_layout()
     ax.figure.savefig(path, dpi=110)
     plt.close(ax.figure)
 
 
-def plot_comparison(report: dict[str, Any], path: Path) -> None:
-    names = ["TFX pipeline", "seed-style script", "TF-IDF + LR"]
-    times = [report["pipeline_largest"]["end_to_end_seconds"], report["seed_style"]["end_to_end_seconds"],
-             report["tfidf_logistic_regression"]["seconds"]]
-    aucs = [report["pipeline_largest"]["test_auc"], report["seed_style"]["test_auc"],
-            report["tfidf_logistic_regression"]["test_auc"]]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    left.bar(names, times, color=["#1f77b4", "#ff7f0e", "#2ca02c"])
-    left.set_ylabel("end-to-end seconds")
-    right.bar(names, aucs, color=["#1f77b4", "#ff7f0e", "#2ca02c"])
-    right.set_ylim(min(aucs) - 0.02, max(aucs) + 0.01)
-    right.set_ylabel("test AUC")
-    for axis in (left, right):
-        axis.tick_params(axis="x", labelsize=8)
-    fig.suptitle(f"{report['pipeline_largest']['rows']} rows, same split, same machine")
+def plot_scaling(report: dict[str, Any], path: Path) -> None:
+    rows = [s["rows"] for s in report["sizes"]]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    left.plot(rows, [s["pipeline"]["end_to_end_seconds"] for s in report["sizes"]], "o-", label="TFX pipeline")
+    left.plot(rows, [s["seed_style"]["end_to_end_seconds"] for s in report["sizes"]], "o-", label="seed-style script")
+    left.plot(rows, [s["pipeline"]["prepare"]["seconds"] for s in report["sizes"]], "o-", label="data preparation")
+    left.set_xlabel("rows sampled")
+    left.set_ylabel("seconds (process wall time)")
+    left.legend()
+    for kind in sorted({k for s in report["sizes"] for k in s["pipeline"]["processes"]}):
+        right.plot(rows, [s["pipeline"]["processes"].get(kind, {}).get("peak_rss_mb", float("nan")) for s in report["sizes"]],
+                   "o-", label=kind)
+    right.axhline(MEMORY_LIMIT_MB, color="red", linestyle="--", label="4 GiB limit")
+    right.set_xlabel("rows sampled")
+    right.set_ylabel("peak resident memory per process (MB)")
+    right.legend(fontsize=8)
+    fig.suptitle("How cost grows with rows (same machine, same run)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -172,82 +232,105 @@ def _row(*cells: object) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
-def _model_row(name: str, seconds: float, train: object, auc: float, accuracy: float) -> str:
-    return _row(name, f"{seconds:.1f}", train if isinstance(train, str) else f"{train:.1f}", f"{auc:.4f}", f"{accuracy:.4f}")
-
-
 def markdown(report: dict[str, Any]) -> str:
-    p, s, t, b = (report["pipeline_largest"], report["seed_style"], report["tfidf_logistic_regression"],
-                  report["batch_inference"])
-    lines = [f"# Benchmark report ({report['started']})", "", f"Machine: {os.cpu_count()} cores. Command: `{report['command']}`.",
-             "", "## Pipeline cost by component (seconds)", "",
-             "| component | " + " | ".join(f"{r['rows']} rows" for r in report["pipeline_runs"]) + " |",
-             "|---|" + "---|" * len(report["pipeline_runs"])]
-    for name in sorted(report["pipeline_runs"][-1]["components"], key=lambda n: -report["pipeline_runs"][-1]["components"][n]):
-        lines.append(f"| {name} | " + " | ".join(f"{r['components'].get(name, 0):.1f}" for r in report["pipeline_runs"]) + " |")
-    runs = report["pipeline_runs"]
-    lines.append(_row("**end to end (process)**", *(f"{r['end_to_end_seconds']:.1f}" for r in runs)))
-    lines.append(_row("peak memory (MB)", *(f"{r['peak_rss_mb']:.0f}" for r in runs)))
-    lines += ["", f"## Against the seed's approach ({p['rows']} rows)", "",
-              "| | end-to-end s | training s | test AUC | test accuracy |", "|---|---|---|---|---|",
-              _model_row("TFX pipeline", p["end_to_end_seconds"], p["trainer_seconds"], p["test_auc"], p["test_accuracy"]),
-              _model_row("seed-style script", s["end_to_end_seconds"], s["train_seconds"], s["test_auc"], s["test_accuracy"]),
-              _model_row("TF-IDF + logistic regression", t["seconds"], "-", t["test_auc"], t["test_accuracy"]),
-              "", f"Pipeline / seed-style end-to-end time: **{report['ratios']['pipeline_vs_seed_time']:.2f}x** (target ≤ 4x). "
-              f"TFX AUC - seed-style AUC: **{report['ratios']['auc_vs_seed']:+.4f}**; TFX AUC - TF-IDF AUC: "
-              f"**{report['ratios']['auc_vs_tfidf']:+.4f}**.", "",
-              "## Batch inference (test split)", "",
-              f"BulkInferrer: {b['bulk_inferrer_per_second']:.0f} examples/s "
-              f"({b['bulk_inferrer_seconds']:.1f} s for {b['rows']} rows, "
-              f"including model load and Beam start-up); same SavedModel in-process in batches of 256: "
-              f"{b['in_process_per_second']:.0f}/s ({b['in_process_per_second_with_load']:.0f}/s including load). "
-              f"Ratio **{b['bulk_vs_in_process']:.2f}** (target ≥ 0.5). Marginal BulkInferrer rate between the smallest "
-              f"and largest run (start-up cost taken out): {b['bulk_inferrer_marginal_per_second'] or float('nan'):.0f}/s. "
-              "`./run.sh profile-bulk --run-dir <out>/work/rows-<largest>` profiles where its time goes.", "",
-              "## Serving (single-question requests)", "", "```", format_table(report["serving"]), "```", "",
-              "Plots: `component_times.png`, `comparison.png`."]
+    sizes = report["sizes"]
+    runs = [s["pipeline"] for s in sizes]
+    head = "| | " + " | ".join(f"{r['rows']} rows ({r['beam_mode']})" for r in runs) + " |"
+    lines = [f"# Scale benchmark ({report['started']})", "",
+             f"Machine: {os.cpu_count()} cores, shared. Command: `{report['command']}`.", "",
+             "## Pipeline cost by component (seconds, from ML Metadata)", "", head, "|---|" + "---|" * len(runs)]
+    names = sorted(runs[-1]["components"], key=lambda n: -runs[-1]["components"][n])
+    lines += [_row(name, *(f"{r['components'].get(name, 0):.1f}" for r in runs)) for name in names]
+    lines += [_row("**end to end (process)**", *(f"**{r['end_to_end_seconds']:.1f}**" for r in runs)),
+              _row("seed-style script (same split)", *(f"{s['seed_style']['end_to_end_seconds']:.1f}" for s in sizes)),
+              _row("**pipeline / seed-style**", *(f"**{s['pipeline_vs_seed']:.2f}x**" for s in sizes)),
+              _row("test AUC: pipeline / seed-style", *(f"{s['test_auc']:.4f} / {s['seed_style']['test_auc']:.4f}"
+                                                        for s in sizes)),
+              "", "## Data preparation", "", head, "|---|" + "---|" * len(runs),
+              _row("raw rows read", *(r["prepare"]["rows_read"] for r in runs)),
+              _row("seconds (process)", *(f"{r['prepare']['seconds']:.1f}" for r in runs)),
+              _row("rows/s (process, incl. imports)", *(f"{r['prepare']['rows_per_second']:.0f}" for r in runs)),
+              _row("rows/s (the step itself)", *(f"{r['prepare']['rows_per_second_in_step']:.0f}" for r in runs)),
+              _row("peak memory (MB)", *(f"{r['prepare']['peak_rss_mb']:.0f}" for r in runs)),
+              "", "## Peak memory of every process of the pipeline run (MB; count of processes)", "",
+              head, "|---|" + "---|" * len(runs)]
+    for kind in sorted({k for r in runs for k in r["processes"]}):
+        cells = [f"{r['processes'][kind]['peak_rss_mb']:.0f} ({r['processes'][kind]['processes']:.0f})"
+                 if kind in r["processes"] else "-" for r in runs]
+        lines.append(_row(kind, *cells))
+    lines.append(_row("**largest process**", *(f"**{r['peak_rss_mb']:.0f}**" for r in runs)))
+    scoring = report.get("batch_scoring")
+    if scoring:
+        in_process = scoring["in_process"]
+        lines += ["", f"## Batch scoring ({scoring['rows']} questions, model of the {sizes[0]['rows']}-row run)", "",
+                  "| | seconds | questions/s | vs in-process (faster batch size) |", "|---|---|---|---|"]
+        for step, rate in scoring["step_per_second"].items():
+            ratio = scoring["step_vs_in_process"][step]
+            lines.append(_row(f"{step} (pipeline step, incl. start-up and model load)",
+                              f"{scoring['steps_seconds'][step]:.1f}", f"{rate:.0f}", f"**{ratio:.2f}x**"))
+        for key, rate in in_process.items():
+            if key.endswith("_per_second"):
+                best = max(r for k, r in in_process.items() if k.endswith("_per_second"))
+                lines.append(_row(f"in-process serving_default, {key.split('_')[1]} a call (load excluded)", "-", f"{rate:.0f}",
+                                  f"{rate / best:.2f}x"))
+        lines.append(f"\nBatch size {scoring['batch_size']}; in-process model load {in_process['model_load_seconds']:.1f} s.")
+    if "tfidf_logistic_regression" in report:
+        t = report["tfidf_logistic_regression"]
+        lines += ["", f"TF-IDF + logistic regression on the largest split: {t['seconds']:.1f} s, test AUC {t['test_auc']:.4f}."]
+    if "serving" in report:
+        lines += ["", "## Serving (single-question requests, largest model)", "", "```", format_table(report["serving"]), "```"]
+    lines += ["", "Plots: `component_times.png`, `scaling.png`."]
     return "\n".join(lines) + "\n"
+
+
+def write_report(report: dict[str, Any], runs: list[dict[str, Any]], out: Path) -> None:
+    plot_components(runs, out / "component_times.png")
+    plot_scaling(report, out / "scaling.png")
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    (out / "report.md").write_text(markdown(report))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 25000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[25000, 100000, 250000])
+    parser.add_argument("--beam-mode", choices=sorted(BEAM_MODES), nargs="+", default=["in_memory"],
+                        help="Beam DirectRunner mode per size, in order (one value: every size)")
     parser.add_argument("--seed-epochs", type=int, default=10)
     parser.add_argument("--pipeline-epochs", type=int, default=None, help="override model.epochs (smoke runs)")
+    parser.add_argument("--score-rows", type=int, default=100_000, help="questions batch scoring scores (0: skip)")
     parser.add_argument("--serving-seconds", type=float, default=3.0)
     parser.add_argument("--serving-clients", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--out", type=Path, default=ROOT / "outputs" / "bench")
+    parser.add_argument("--work", type=Path, default=ROOT / "outputs" / "bench-work")
     args = parser.parse_args()
+    sizes = sorted(args.sizes)
+    modes = args.beam_mode * len(sizes) if len(args.beam_mode) == 1 else args.beam_mode
+    if len(modes) != len(sizes):
+        parser.error("--beam-mode: give one mode, or one per size")
     args.out.mkdir(parents=True, exist_ok=True)
-    work = args.out / "work"
     report: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S"),
-                              "command": " ".join(["./run.sh bench", *sys.argv[1:]])}
-    runs = [pipeline_at(rows, work, args.pipeline_epochs) for rows in sorted(args.sizes)]
+                              "command": " ".join(["./run.sh bench", *sys.argv[1:]]), "sizes": []}
+    runs = []
+    for rows, mode in zip(sizes, modes, strict=True):
+        run = pipeline_at(rows, mode, args.work, args.pipeline_epochs)
+        if "tfx_model" not in run["summary"]["test_split"]:
+            raise SystemExit(f"bench: the model trained on {rows} rows was not blessed, so there are no test "
+                             f"predictions to compare; see {run['config'].pipeline.summary_path}")
+        seed = seed_style(run, args.seed_epochs)
+        runs.append(run)
+        report["sizes"].append({"rows": rows, "pipeline": {k: v for k, v in run.items() if k not in ("summary", "config")},
+                                "seed_style": seed, "test_auc": run["summary"]["test_split"]["tfx_model"]["auc"],
+                                "pipeline_vs_seed": run["end_to_end_seconds"] / seed["end_to_end_seconds"]})
+        if args.score_rows and "batch_scoring" not in report:  # early, with the first model: the sizes that follow are long
+            report["batch_scoring"] = batch_scoring(run, args.score_rows, args.work)
+        write_report(report, runs, args.out)  # after every size, so a long run leaves figures as it goes
     largest = runs[-1]
-    if "tfx_model" not in largest["summary"]["test_split"]:
-        raise SystemExit(f"bench: the model trained on {largest['rows']} rows was not blessed, so there are no test "
-                         f"predictions to compare; see {largest['config'].pipeline.summary_path}")
-    test_metrics = largest["summary"]["test_split"]["tfx_model"]
-    report["pipeline_runs"] = [{k: v for k, v in r.items() if k not in ("summary", "config")} for r in runs]
-    report["pipeline_largest"] = {"rows": largest["rows"], "end_to_end_seconds": largest["end_to_end_seconds"],
-                                  "trainer_seconds": largest["components"].get("Trainer", 0.0),
-                                  "test_auc": test_metrics["auc"], "test_accuracy": test_metrics["accuracy"]}
-    report["seed_style"] = seed_style(largest, work, args.seed_epochs)
     report["tfidf_logistic_regression"] = tfidf(largest)
-    print("bench: batch inference ...", flush=True)
-    report["batch_inference"] = batch_inference(runs[0], largest)
-    report["serving"] = run_serving_bench(largest["config"].serving.model_base_path, largest["config"].serving.model_name,
-                                          args.serving_seconds, args.serving_clients)
-    report["ratios"] = {
-        "pipeline_vs_seed_time": largest["end_to_end_seconds"] / report["seed_style"]["end_to_end_seconds"],
-        "auc_vs_seed": test_metrics["auc"] - report["seed_style"]["test_auc"],
-        "auc_vs_tfidf": test_metrics["auc"] - report["tfidf_logistic_regression"]["test_auc"],
-        "batch_inference_vs_in_process": report["batch_inference"]["bulk_vs_in_process"],
-    }
-    plot_components(runs, args.out / "component_times.png")
-    plot_comparison(report, args.out / "comparison.png")
-    (args.out / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
-    (args.out / "report.md").write_text(markdown(report))
+    if args.serving_seconds > 0:
+        serving = largest["config"].serving
+        report["serving"] = run_serving_bench(serving.model_base_path, serving.model_name, args.serving_seconds,
+                                              args.serving_clients)
+    write_report(report, runs, args.out)
     print("\n" + markdown(report))
     print(f"bench: wrote {args.out / 'report.md'}, report.json and plots", flush=True)
 

@@ -75,7 +75,11 @@ def _report(config: configs.Config, extra: dict) -> None:
 
 
 def cmd_infer(config: configs.Config, args: argparse.Namespace) -> None:
-    """Batch inference with the pushed model, in-process, on a CSV with a question column."""
+    """Batch inference with the pushed model, in-process, on a CSV with a question column.
+
+    In-process rather than the pipeline's Beam step: on one machine the same SavedModel calls are as fast,
+    without Beam's start-up (docs/performance.md has the figures).
+    """
     import features
     from components.data_preparation import latest_prepared_splits
     from dataprep import splits
@@ -91,7 +95,8 @@ def cmd_infer(config: configs.Config, args: argparse.Namespace) -> None:
     if features.QUESTION not in frame.columns:
         raise ValueError(f"{source} has no {features.QUESTION!r} column (found {list(frame.columns)})")
     model = LoadedModel.load(config.serving.model_base_path)
-    probabilities, labels = model.predict_in_batches(frame[features.QUESTION].tolist(), args.batch_size, progress=True)
+    batch_size = args.batch_size or config.batch_scoring.batch_size
+    probabilities, labels = model.predict_in_batches(frame[features.QUESTION].tolist(), batch_size, progress=True)
     frame["probability_post"], frame["predicted_label"] = probabilities.tolist(), labels
     target = Path(args.output) if args.output else config.pipeline.output_dir / "batch_inference.csv"
     write_atomically(target, frame.to_csv(index=False))
@@ -172,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     infer = commands.add_parser("infer", help="batch inference with the pushed model on a CSV")
     infer.add_argument("--input", help="CSV with a 'question' column (default: the latest run's test split)")
     infer.add_argument("--output", help="output CSV (default: <output_dir>/batch_inference.csv)")
-    infer.add_argument("--batch-size", type=int, default=256)
+    infer.add_argument("--batch-size", type=int, help="questions per model call (default: batch_scoring.batch_size)")
     infer.set_defaults(func=cmd_infer)
     predict = commands.add_parser("predict", help="predict one question (model server, or --in-process)")
     predict.add_argument("question")

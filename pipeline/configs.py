@@ -99,6 +99,12 @@ class BatchingConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class BatchScoringConfig:
+    """The pipeline's batch-scoring step (and ``infer``): questions per call of the model."""
+    batch_size: int
+
+
+@dataclasses.dataclass(frozen=True)
 class ServingConfig:
     model_name: str
     model_dir: Path
@@ -163,6 +169,7 @@ class Config:
     model: ModelConfig
     evaluator: EvaluatorConfig
     pipeline: PipelineConfig
+    batch_scoring: BatchScoringConfig
     serving: ServingConfig
     app: AppConfig
     kubeflow: KubeflowConfig
@@ -171,7 +178,7 @@ class Config:
 
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "evaluator": EvaluatorConfig,
-             "pipeline": PipelineConfig, "serving": ServingConfig, "app": AppConfig,
+             "pipeline": PipelineConfig, "batch_scoring": BatchScoringConfig, "serving": ServingConfig, "app": AppConfig,
              "kubeflow": KubeflowConfig, "kubernetes": KubernetesConfig}
 _PATH_KEYS = {("data", "prepared_dir"), ("pipeline", "root"), ("pipeline", "metadata_path"),
               ("pipeline", "output_dir"), ("serving", "model_dir"), ("kubeflow", "package_file"),

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 from absl import logging
-from tfx import v1 as tfx
 
 from dataprep import preparation
-from pipeline import configs, pipeline
+from pipeline import beam_dependencies, configs, pipeline
+from pipeline import tfx_api as tfx
 from pipeline.configs import Config
 from serving import model_versions
 
@@ -16,6 +16,8 @@ from serving import model_versions
 def build(config: Config) -> tfx.dsl.Pipeline:
     """The local pipeline, from the raw CSV (data.source) to the pushed model."""
     config.pipeline.metadata_path.parent.mkdir(parents=True, exist_ok=True)
+    arguments = pipeline.arguments_from_config(config, str(configs.PROJECT_ROOT))
+    arguments["beam_pipeline_args"] = beam_dependencies.with_cached_tfx_package(arguments["beam_pipeline_args"])
     return pipeline.create_pipeline(
         pipeline_root=str(config.pipeline.root),
         data_source=config.data.source,
@@ -23,7 +25,7 @@ def build(config: Config) -> tfx.dsl.Pipeline:
         serving_model_dir=str(config.serving.model_base_path),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             str(config.pipeline.metadata_path)),
-        **pipeline.arguments_from_config(config, str(configs.PROJECT_ROOT)),
+        **arguments,
     )
 
 

@@ -2,7 +2,7 @@
 
 DataPreparation (raw CSV -> stratified splits) -> CsvExampleGen -> StatisticsGen -> SchemaGen
 -> ExampleValidator (+ AnomaliesGate) -> Transform -> Trainer -> Evaluator (against the latest blessed model) -> Pusher,
-and BulkInferrer on the test split with the blessed model.
+and BatchScoring of the test split with the pushed (so blessed) model.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from typing import Any
 
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
-from tfx import v1 as tfx
 
 import features
 import signatures
 from components.anomalies_gate import AnomaliesGate
+from components.batch_scoring import BatchScoring
 from components.data_preparation import DataPreparation, SplitsExampleGen, settings_parameter
+from pipeline import tfx_api as tfx
 from pipeline.configs import Config
 
 
@@ -35,6 +36,7 @@ def arguments_from_config(config: Config, module_dir: str | None) -> dict[str, A
         "run_fn": f"{module_dir}/trainer.py" if module_dir else "trainer.run_fn",
         "hyperparameters": {**dataclasses.asdict(config.model), "random_seed": config.data.random_seed},
         "eval_thresholds": dataclasses.asdict(config.evaluator),
+        "batch_size": config.batch_scoring.batch_size,
         "enable_cache": config.pipeline.enable_cache,
         "beam_pipeline_args": list(config.pipeline.beam_args),
     }
@@ -85,6 +87,7 @@ def create_pipeline(
     run_fn: str,
     hyperparameters: dict[str, Any],
     eval_thresholds: dict[str, float],
+    batch_size: int,
     serving_model_dir: str,
     enable_cache: bool,
     metadata_connection_config: metadata_store_pb2.ConnectionConfig | None = None,
@@ -97,6 +100,7 @@ def create_pipeline(
     Trainer as their ``custom_config``; the Trainer trains ``epochs`` full passes over the train split.
     ``data_source`` is the raw CSV (path or URL, gs:// included); ``data_settings`` the data section as JSON
     (components.data_preparation.settings_parameter); ``data_source_version`` only keys the step's cache.
+    ``batch_size`` (config.json's ``batch_scoring``): questions per model call in the batch-scoring step.
     """
     data_preparation = DataPreparation(source=data_source, settings=data_settings,
                                        source_version=data_source_version)
@@ -147,19 +151,18 @@ def create_pipeline(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)),
     )
 
-    bulk_inferrer = tfx.components.BulkInferrer(
+    batch_scoring = BatchScoring(
         examples=example_gen.outputs["examples"],
-        model=trainer.outputs["model"],
-        model_blessing=evaluator.outputs["blessing"],
-        data_spec=tfx.proto.DataSpec(example_splits=["test"]),
-        model_spec=tfx.proto.ModelSpec(model_signature_name=[signatures.SERVING_EXAMPLES]),
+        pushed_model=pusher.outputs["pushed_model"],
+        split="test",
+        batch_size=batch_size,
     )
 
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
         components=[data_preparation, example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate, transform,
-                    trainer, model_resolver, evaluator, pusher, bulk_inferrer],
+                    trainer, model_resolver, evaluator, pusher, batch_scoring],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args,

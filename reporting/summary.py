@@ -1,10 +1,10 @@
-"""After a pipeline run: export BulkInferrer's predictions and a metrics summary.
+"""After a pipeline run: export the batch-scoring step's predictions and a metrics summary.
 
 Reads the run's artifacts through ML Metadata (the same store the pipeline
 wrote), so it always reports what the pipeline produced, never a guess at
 folder names. Writes, in the configured output folder:
 
-- ``predictions.csv``: question, true label, P(Post), predicted label (test split)
+- ``predictions.csv``: question, true label, P(Post), predicted label, model version (test split)
 - ``metrics_summary.json``: Evaluator metrics (eval split), blessing and push,
   test-split metrics of the TFX model and of a TF-IDF + logistic regression
   baseline trained on the same train split.
@@ -14,28 +14,24 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
-from tensorflow_serving.apis import prediction_log_pb2
 
 import features
-import signatures
+from components import batch_scoring
 from dataprep import splits
 from evaluation import check_set
 from pipeline.configs import PREDICTIONS_FILE, SUMMARY_FILE
 from pipeline.files import write_atomically
 from reporting.baseline import tfidf_baseline
-from reporting.metrics import classification_metrics, predicted_labels
+from reporting.metrics import classification_metrics
 
-PREDICTION_COLUMNS = [features.QUESTION, "true_label", "probability_post", "predicted_label"]
+PREDICTION_COLUMNS = batch_scoring.COLUMNS
 
 
 class ReportError(RuntimeError):
@@ -47,7 +43,7 @@ class RunOutputs:
     """The artifacts of the latest pipeline run that the report needs."""
     blessed: bool
     evaluation_uri: str | None
-    inference_uri: str | None
+    predictions_uri: str | None
     pushed_model_dir: str | None
 
 
@@ -67,35 +63,23 @@ def latest_run_outputs(metadata_path: Path) -> RunOutputs:
     if blessing is None:
         raise ReportError("the pipeline has not evaluated a model yet: run the pipeline first")
     evaluation = _latest(store, "ModelEvaluation")
-    inference = _latest(store, "InferenceResult")
+    predictions = _latest(store, batch_scoring.Predictions.TYPE_NAME)
+    scored = predictions is not None and predictions.custom_properties[batch_scoring.SCORED_PROPERTY].int_value == 1
     pushed = _latest(store, "PushedModel")
     blessed = blessing.custom_properties["blessed"].int_value == 1
     pushed_dir = None
     if pushed is not None and pushed.custom_properties["pushed"].int_value == 1:
         pushed_dir = pushed.custom_properties["pushed_destination"].string_value
     return RunOutputs(blessed=blessed, evaluation_uri=evaluation.uri if evaluation else None,
-                      inference_uri=inference.uri if inference else None, pushed_model_dir=pushed_dir)
+                      predictions_uri=predictions.uri if scored else None, pushed_model_dir=pushed_dir)
 
 
-def read_predictions(inference_uri: str) -> pd.DataFrame:
-    """BulkInferrer's PredictionLogs -> one row per test example."""
-    files = tf.io.gfile.glob(os.path.join(inference_uri, "prediction_logs-*.gz"))
-    if not files:
-        raise ReportError(f"BulkInferrer wrote no predictions in {inference_uri} (was the model blessed?)")
-    rows = []
-    for record in tf.data.TFRecordDataset(files, compression_type="GZIP").as_numpy_iterator():
-        log = prediction_log_pb2.PredictionLog.FromString(record).predict_log
-        examples = log.request.inputs[signatures.EXAMPLES_INPUT].string_val
-        probabilities = log.response.outputs[signatures.PROBABILITY_OUTPUT].float_val
-        for serialized, probability in zip(examples, probabilities, strict=True):
-            feature = tf.train.Example.FromString(serialized).features.feature
-            rows.append({
-                features.QUESTION: feature[features.QUESTION].bytes_list.value[0].decode("utf-8"),
-                "true_label": feature[features.LABEL].bytes_list.value[0].decode("utf-8"),
-                "probability_post": float(probability),
-                "predicted_label": predicted_labels(np.array([probability]))[0],
-            })
-    return pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
+def read_predictions(predictions_uri: str) -> pd.DataFrame:
+    """The batch-scoring step's predictions: one row per scored question (columns PREDICTION_COLUMNS)."""
+    try:
+        return batch_scoring.read_predictions(predictions_uri)
+    except FileNotFoundError as exc:
+        raise ReportError(f"the batch-scoring step wrote no predictions in {predictions_uri}") from exc
 
 
 def evaluator_metrics(evaluation_uri: str) -> dict[str, Any]:
@@ -121,8 +105,8 @@ def write_report(metadata_path: Path, prepared_dir: Path, output_dir: Path, seed
     test, train = splits.read_split(prepared_dir, "test"), splits.read_split(prepared_dir, "train")
     baseline = classification_metrics(test[features.LABEL], tfidf_baseline(train, test, seed))
     summary["test_split"] = {"tfidf_logistic_regression": baseline}
-    if outputs.blessed and outputs.inference_uri:
-        predictions = read_predictions(outputs.inference_uri)
+    if outputs.blessed and outputs.predictions_uri:
+        predictions = read_predictions(outputs.predictions_uri)
         tfx_model = classification_metrics(predictions["true_label"], predictions["probability_post"].to_numpy())
         summary["test_split"]["tfx_model"] = tfx_model
         summary["test_split"]["tfx_auc_minus_baseline_auc"] = tfx_model["auc"] - baseline["auc"]

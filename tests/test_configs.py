@@ -29,6 +29,7 @@ def test_bundled_config_loads_with_typed_values():
     (lambda r: r["app"].update(port=r["serving"]["rest_port"]), "app.port"),
     (lambda r: r["data"].update(source="ftp://example.org/x.csv"), "data.source"),
     (lambda r: r["model"].pop("epochs"), "epochs"),
+    (lambda r: r["batch_scoring"].update(batch_size=0), "batch_scoring.batch_size"),
 ])
 def test_invalid_values_name_the_key(mutate, key):
     raw = raw_config()

@@ -66,6 +66,7 @@ def test_degraded_model_is_not_blessed_nor_pushed_even_after_a_killed_run(pipeli
 
     outputs = summary.latest_run_outputs(config.pipeline.metadata_path)
     assert outputs.blessed is False and outputs.pushed_model_dir is None
+    assert outputs.predictions_uri is None  # the batch-scoring step scores only a pushed (blessed) model
     assert sorted(p.name for p in base.iterdir()) == [str(v) for v in old_versions]
     assert remove_incomplete_versions(base) == []
     server = ModelServer(config.serving.model_name, base, "127.0.0.1", 0, 0)

@@ -20,7 +20,7 @@ from serving.model_versions import LoadedModel, list_versions
 EXPECTED_OUTPUTS = [
     "DataPreparation/prepared", "CsvExampleGen/examples", "StatisticsGen/statistics", "SchemaGen/schema",
     "ExampleValidator/anomalies", "Transform/transform_graph", "Transform/transformed_examples", "Trainer/model",
-    "Evaluator/evaluation", "Evaluator/blessing", "Pusher/pushed_model", "BulkInferrer/inference_result",
+    "Evaluator/evaluation", "Evaluator/blessing", "Pusher/pushed_model", "BatchScoring/predictions",
 ]
 
 
@@ -62,16 +62,29 @@ def test_pushed_model_answers_through_serving_default(pipeline_run):
 
 def test_predictions_csv_covers_the_test_split_and_matches_serving(pipeline_run):
     config = pipeline_run["config"]
-    predictions = pd.read_csv(config.pipeline.predictions_path, keep_default_na=False)
+    predictions = pd.read_csv(config.pipeline.predictions_path, keep_default_na=False, dtype={"model_version": str})
     assert predictions.columns.tolist() == summary.PREDICTION_COLUMNS
     assert len(predictions) == pipeline_run["manifest"]["splits"]["test"]["rows"]
     test_split = splits.read_split(pipeline_run["prepared_dir"], "test")
-    assert Counter(predictions[features.QUESTION]) == Counter(test_split[features.QUESTION])
-    # BulkInferrer went through serving_examples; serving_default must give the same numbers.
-    probabilities, labels = LoadedModel.load(config.serving.model_base_path).predict(
-        predictions[features.QUESTION].tolist())
+    assert Counter(zip(predictions[features.QUESTION], predictions["true_label"], strict=True)) == Counter(
+        zip(test_split[features.QUESTION], test_split[features.LABEL], strict=True))
+    # The batch-scoring step batched questions through Beam's RunInference; one in-process call of the
+    # served version's serving_default must give the same numbers and labels.
+    model = LoadedModel.load(config.serving.model_base_path)
+    assert set(predictions["model_version"]) == {str(model.version)}
+    probabilities, labels = model.predict(predictions[features.QUESTION].tolist())
     np.testing.assert_allclose(probabilities, predictions["probability_post"], atol=1e-5)
     assert labels == predictions["predicted_label"].tolist()
+
+
+def test_batch_scoring_writes_csv_shards_that_the_report_reads(pipeline_run):
+    outputs = summary.latest_run_outputs(pipeline_run["config"].pipeline.metadata_path)
+    shards = sorted(Path(outputs.predictions_uri).glob("predictions-*.csv"))
+    assert shards and all(s.read_text().startswith(",".join(summary.PREDICTION_COLUMNS) + "\n") for s in shards)
+    frame = summary.read_predictions(outputs.predictions_uri)
+    exported = pd.read_csv(pipeline_run["config"].pipeline.predictions_path, keep_default_na=False,
+                           dtype={"model_version": str})
+    pd.testing.assert_frame_equal(frame.reset_index(drop=True), exported)
 
 
 def test_same_text_gives_same_token_ids_in_training_and_serving(pipeline_run):

@@ -11,7 +11,7 @@ from tests.helpers import ROOT
 
 # The Resolver is not an execution TFX caches: it resolves again on every run.
 CACHED = ["DataPreparation", "CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomaliesGate",
-          "Transform", "Trainer", "Evaluator", "Pusher", "BulkInferrer"]
+          "Transform", "Trainer", "Evaluator", "Pusher", "BatchScoring"]
 
 
 def test_a_cached_rerun_prints_one_line_per_component_and_logs_the_rest(pipeline_run, small_config_path):
