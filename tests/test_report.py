@@ -206,3 +206,21 @@ def test_predict_explain_on_the_command_line(model_server, tmp_path, capsys):
     assert [w["word"] for w in answer["word_effects"]].count("filter") == 1 and len(answer["word_effects"]) == 8
     effects = [abs(w["effect_on_p_post"]) for w in answer["word_effects"]]
     assert effects == sorted(effects, reverse=True)
+
+
+class FakeClient:
+    """P(Post) = number of characters / 100, so each word's effect is known in advance."""
+
+    def predict(self, questions):
+        from serving.client import Prediction
+        return [Prediction(q, features.PRE, len(q) / 100, 1) for q in questions]
+
+
+def test_explanation_html_escapes_the_question_and_skips_what_it_cannot_ask():
+    explanation = explain.explain(FakeClient(), "<script>alert(1)</script> mine?")
+    page = explain.highlighted_html(explanation)
+    assert "<script" not in page and page.startswith("&lt;<span") and "&lt;/<span" in page
+    assert [w.word for w in explanation.words] == ["script", "alert", "1", "script", "mine"]
+    assert explanation.words[-1].effect == pytest.approx(len("mine") / 100)
+    [only] = explain.explain(FakeClient(), "refund").words
+    assert only.effect is None and explain.explain(FakeClient(), "refund").strongest() == []
