@@ -13,6 +13,13 @@ DECISION_THRESHOLD = 0.5  # P(Post) at or above this is predicted Post
 MAX_QUESTION_CHARS = 2000  # longer questions are refused by the app and the server's client
 
 
+# Slice features: made by the Transform graph from the question, read by TFMA's slicing specs and the reports,
+# never by the model.
+QUESTION_LENGTH_BUCKET = "question_length_bucket"
+FIRST_PERSON = "first_person"
+SLICE_FEATURES = (QUESTION_LENGTH_BUCKET, FIRST_PERSON)
+
+
 def transformed_name(key: str) -> str:
     """Name of a feature after the Transform graph (``question`` -> ``question_xf``)."""
     return f"{key}_xf"

@@ -21,6 +21,10 @@ import features
 
 VOCABULARY_NAME = "question_vocabulary"
 PADDING_ID = 0
+# Question length slices: fixed word-count boundaries (not quantiles), so a slice means the same in every run.
+LENGTH_BUCKET_STARTS = (6, 11, 21)
+LENGTH_BUCKET_NAMES = ("1-5 words", "6-10 words", "11-20 words", "21+ words")
+FIRST_PERSON_WORDS = r"i|i'm|i've|i'd|i'll|me|my|mine|myself|we|we're|we've|our|ours"
 
 
 def _as_vector(values: tf.Tensor | tf.SparseTensor) -> tf.Tensor:
@@ -63,6 +67,25 @@ def pad_to_length(ids: tf.SparseTensor, length: int) -> tf.Tensor:
     return dense
 
 
+def length_bucket(questions: tf.Tensor) -> tf.Tensor:
+    """Word count of each cleaned question -> its LENGTH_BUCKET_NAMES entry (an empty one counts as 1-5)."""
+    counts = tf.strings.split(clean_text(questions)).row_lengths()
+    index = tf.searchsorted(tf.constant(LENGTH_BUCKET_STARTS, tf.int64), counts, side="right")
+    return tf.gather(tf.constant(LENGTH_BUCKET_NAMES), index)
+
+
+def first_person(questions: tf.Tensor) -> tf.Tensor:
+    """'yes' when the question speaks in the first person (I, my, we, our...), else 'no'."""
+    words = tf.strings.split(clean_text(questions))
+    matches = tf.ragged.map_flat_values(tf.strings.regex_full_match, words, FIRST_PERSON_WORDS)
+    return tf.where(tf.reduce_any(matches, axis=1), "yes", "no")
+
+
+def slice_features(questions: tf.Tensor) -> dict[str, tf.Tensor]:
+    """Features only TFMA's slicing specs read (through the transform_features signature), not the model."""
+    return {features.QUESTION_LENGTH_BUCKET: length_bucket(questions), features.FIRST_PERSON: first_person(questions)}
+
+
 def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> dict[str, tf.Tensor]:
     """Question -> fixed-length token ids (and hashed letter n-gram ids if enabled); label 'Pre'/'Post' -> 0/1."""
     questions = _as_vector(inputs[features.QUESTION])
@@ -72,6 +95,7 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> d
     if custom_config.get("ngram_buckets", 0) > 0:
         grams = hashed_ngrams(questions, tuple(custom_config["ngram_widths"]), custom_config["ngram_buckets"])
         outputs[features.transformed_name(features.QUESTION_NGRAMS)] = pad_to_length(grams, custom_config["ngram_length"])
+    outputs.update(slice_features(questions))
     if features.LABEL in inputs:
         is_post = tf.equal(tf.strings.strip(_as_vector(inputs[features.LABEL])), features.POST)
         outputs[features.transformed_name(features.LABEL)] = tf.cast(is_post, tf.int64)

@@ -29,7 +29,12 @@ def input_fn(file_pattern: list[str], data_accessor: DataAccessor,
         file_pattern,
         tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=LABEL_XF, shuffle_seed=seed, num_epochs=1),
         tf_transform_output.transformed_metadata.schema,
-    )
+    ).map(without_slice_features)
+
+
+def without_slice_features(transformed: dict[str, tf.Tensor], label: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+    """The slice features are for TFMA only: the model never sees them."""
+    return {k: v for k, v in transformed.items() if k not in features.SLICE_FEATURES}, label
 
 
 def build_model(hp: dict[str, Any]) -> tf.keras.Model:

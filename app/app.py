@@ -11,12 +11,14 @@ import io
 import json
 from pathlib import Path
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
 import features
 from dataprep import splits
 from pipeline import configs
+from reporting import evaluation_file, explain
 from serving import metrics
 from serving.client import ModelClient, ServingClientError
 
@@ -95,6 +97,21 @@ def ask_tab(client: ModelClient) -> None:
     st.metric("P(Post)", f"{prediction.probability_post:.3f}")
     st.progress(prediction.confidence, text=f"confidence {prediction.confidence:.0%}")
     st.caption(f"model version {prediction.model_version}")
+    explanation_view(client, question)
+
+
+def explanation_view(client: ModelClient, question: str) -> None:
+    """Why this answer: each word coloured by its leave-one-word-out effect on P(Post)."""
+    try:
+        explanation = explain.explain(client, question)
+    except ServingClientError as error:
+        show_error(error, client)
+        return
+    st.markdown("**Why this answer**")
+    st.markdown(explain.highlighted_html(explanation), unsafe_allow_html=True)
+    strongest = ", ".join(f"{w.word} ({w.effect:+.3f} toward {features.POST if w.effect > 0 else features.PRE})"
+                          for w in explanation.strongest())
+    st.caption(f"{explain.LEGEND} Strongest: {strongest or 'none (a one-word question)'}.")
 
 
 def batch_tab(client: ModelClient) -> None:
@@ -151,6 +168,114 @@ def model_tab(client: ModelClient, summary_path: Path) -> None:
             test["tfx_model"]["auc"], test["tfidf_logistic_regression"]["auc"]))
 
 
+@st.cache_data
+def load_evaluation(output_dir: str, modified: float) -> dict | None:
+    """The latest report's tables (``modified`` makes a new report reload)."""
+    return evaluation_file.read(Path(output_dir))
+
+
+def evaluation_tab(output_dir: Path) -> None:
+    path = evaluation_file.evaluation_path(output_dir)
+    document = load_evaluation(str(output_dir), path.stat().st_mtime if path.is_file() else 0.0)
+    if document is None:
+        st.info(f"No evaluation yet at {path}: run the pipeline (`./run.sh pipeline`).")
+        return
+    verdict_view(document)
+    threshold_view(document)
+    slices_view(document)
+    history_view(document)
+    data_view(document)
+    st.caption(f"Full report of this run (self-contained HTML): {document['report']}")
+
+
+def verdict_view(document: dict) -> None:
+    run, verdict = document["run"], document["verdict"]
+    st.subheader(f"Run {run['id']}")
+    if verdict["blessed"]:
+        st.success(f"Blessed: passed every threshold; pushed version {run['pushed_version'] or 'none'}")
+    else:
+        st.error("Not blessed: a threshold failed, nothing was pushed; the previous version stays in service")
+    checks = pd.DataFrame(verdict["checks"]).assign(passed=lambda f: f["passed"].map({True: "pass", False: "FAIL"}))
+    st.dataframe(checks, hide_index=True, width="stretch", key="eval_checks")
+    if verdict["has_baseline"]:
+        st.caption("Change against the previously blessed model: " + ", ".join(
+            f"{name} {value:+.4f}" for name, value in sorted(verdict["changes"].items())))
+    else:
+        st.caption("No baseline: no model had been blessed before this run.")
+
+
+def threshold_view(document: dict) -> None:
+    """Precision, recall, accuracy and the confusion matrix at a chosen threshold, from TFMA's ConfusionMatrixPlot."""
+    table = document["thresholds"]
+    st.subheader("Decision threshold (eval split)")
+    threshold = st.slider("Call a question Post when P(Post) is at least", 0.0, 1.0,
+                          float(document["decision_threshold"]), 0.01, key="eval_threshold")
+    row = table.iloc[int((table["threshold"] - threshold).abs().idxmin())]
+    precision, recall, accuracy = st.columns(3)
+    precision.metric("Precision (Post)", f"{row['precision']:.3f}")
+    recall.metric("Recall (Post)", f"{row['recall']:.3f}")
+    accuracy.metric("Accuracy", f"{row['accuracy']:.3f}")
+    matrix = pd.DataFrame({f"predicted {features.POST}": [int(row["tp"]), int(row["fp"])],
+                           f"predicted {features.PRE}": [int(row["fn"]), int(row["tn"])]},
+                          index=[f"true {features.POST}", f"true {features.PRE}"])
+    st.dataframe(matrix, key="eval_confusion")
+    point = alt.Chart(pd.DataFrame([row])).mark_point(size=120, filled=True, color="black")
+    roc = alt.Chart(table).mark_line(color="#d62728").encode(
+        x=alt.X("false_positive_rate", title="false positive rate"), y=alt.Y("recall", title="true positive rate"))
+    pr = alt.Chart(table).mark_line(color="#2ca02c").encode(
+        x=alt.X("recall", title="recall"), y=alt.Y("precision", title="precision", scale=alt.Scale(domain=[0, 1])))
+    st.altair_chart(alt.hconcat(
+        (roc + point.encode(x="false_positive_rate", y="recall")).properties(title="ROC", width=260, height=220),
+        (pr + point.encode(x="recall", y="precision")).properties(title="Precision-recall", width=260, height=220)))
+
+
+def slices_view(document: dict) -> None:
+    st.subheader("Metrics per slice (eval split)")
+    model = document["slices"].rename(columns={"example_count": "examples", "auc": "model AUC",
+                                               "binary_accuracy": "model accuracy"})
+    baseline = document["baseline_slices"].rename(columns={"auc": "TF-IDF AUC", "accuracy": "TF-IDF accuracy"})
+    table = model.merge(baseline.drop(columns="examples"), on=["slice", "value"], how="left")
+    st.dataframe(table[["slice", "value", "examples", "model AUC", "TF-IDF AUC", "model accuracy", "TF-IDF accuracy",
+                        "precision", "recall"]], hide_index=True, width="stretch", key="eval_slices")
+    calibration = document["calibration"]
+    if not calibration.empty:
+        diagonal = alt.Chart(pd.DataFrame({"x": [0, 1], "y": [0, 1]})).mark_line(strokeDash=[4, 4], color="gray")
+        dots = alt.Chart(calibration).mark_circle(opacity=0.8).encode(
+            x=alt.X("mean_prediction", title="mean predicted P(Post)", scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("post_rate", title="observed Post rate", scale=alt.Scale(domain=[0, 1])),
+            size="examples", tooltip=["lower", "upper", "examples", "mean_prediction", "post_rate"])
+        st.altair_chart((diagonal.encode(x="x", y="y") + dots).properties(title="Calibration", height=260))
+
+
+def history_view(document: dict) -> None:
+    st.subheader("Version history")
+    history = document["history"].reset_index(names="order").assign(order=lambda f: f["order"] + 1)
+    long = history.melt(id_vars=["order", "run", "blessed", "pushed_version"], value_vars=["eval_auc", "eval_accuracy"],
+                        var_name="metric", value_name="value").dropna(subset=["value"])
+    st.altair_chart(alt.Chart(long).mark_line(point=True).encode(
+        x=alt.X("order:O", title="pipeline run (oldest first)"), y=alt.Y("value", title="overall eval split"),
+        color="metric", tooltip=["run", "metric", "value", "blessed", "pushed_version"]).properties(height=240),
+        width="stretch")
+    st.dataframe(history.drop(columns="order"), hide_index=True, width="stretch", key="eval_history")
+
+
+def data_view(document: dict) -> None:
+    st.subheader("Data (TFDV)")
+    st.dataframe(document["splits"], hide_index=True, width="stretch", key="eval_splits")
+    lengths = document["lengths"]
+    if not lengths.empty:
+        st.altair_chart(alt.Chart(lengths).mark_bar().encode(
+            x=alt.X("length", sort=None, title="question length"), xOffset="split", y=alt.Y("share", title="share"),
+            color="split", tooltip=["split", "length", "questions"]).properties(height=220), width="stretch")
+    st.write("Most frequent words (train): " + ", ".join(f"`{t}`" for t in document["tokens"]))
+    if document["anomalies"]:
+        st.error("Data anomalies: " + "; ".join(document["anomalies"]))
+    else:
+        st.success("No data anomalies: every split matches the schema")
+    with st.expander("Schema"):
+        st.dataframe(document["schema"], hide_index=True, width="stretch", key="eval_schema")
+
+
 def main() -> None:
     st.set_page_config(page_title="Pre or Post purchase?", page_icon="🛒")
     st.title("Was this asked before or after buying?")
@@ -162,13 +287,15 @@ def main() -> None:
     client = get_client(config.serving.host, config.serving.model_name, config.serving.grpc_port,
                         config.serving.rest_port, config.serving.request_timeout_seconds)
     sidebar(client)
-    ask, batch, model = st.tabs(["Ask", "Batch", "Model"])
+    ask, batch, model, evaluation = st.tabs(["Ask", "Batch", "Model", "Evaluation"])
     with ask:
         ask_tab(client)
     with batch:
         batch_tab(client)
     with model:
         model_tab(client, config.pipeline.summary_path)
+    with evaluation:
+        evaluation_tab(config.pipeline.output_dir)
 
 
 main()

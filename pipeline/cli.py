@@ -72,6 +72,9 @@ def _report(config: configs.Config, extra: dict) -> None:
         check = report["check_set"]
         print(f"check set ({check['examples']} hand-written questions): accuracy {check['accuracy']:.4f}, AUC {check['auc']:.4f}")
     print(f"metrics summary: {config.pipeline.summary_path}")
+    from reporting.html_report import write_html_report
+    pipeline = config.pipeline
+    print(f"report: {write_html_report(pipeline.metadata_path, pipeline.output_dir, config.data.random_seed, test)}")
 
 
 def cmd_infer(config: configs.Config, args: argparse.Namespace) -> None:
@@ -108,6 +111,11 @@ def cmd_predict(config: configs.Config, args: argparse.Namespace) -> None:
     question = args.question.strip()
     if not question:
         raise ValueError("the question is empty")
+    if args.explain:
+        from reporting import explain
+        with make_client(config, args.transport) as client:
+            print(json.dumps(explain.as_dict(explain.explain(client, question))))
+        return
     if args.in_process:
         from serving.model_versions import LoadedModel
         model = LoadedModel.load(config.serving.model_base_path)
@@ -183,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("question")
     predict.add_argument("--transport", choices=("grpc", "rest"), default="grpc")
     predict.add_argument("--in-process", action="store_true", help="load the pushed model here instead")
+    predict.add_argument("--explain", action="store_true",
+                         help="also each word's effect on P(Post) (leave-one-word-out, one request to the server)")
     predict.set_defaults(func=cmd_predict)
     commands.add_parser("serve", help="run the local TensorFlow-Serving-protocol model server").set_defaults(func=cmd_serve)
     commands.add_parser("app", help="run the Streamlit app").set_defaults(func=cmd_app)

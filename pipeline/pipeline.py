@@ -42,6 +42,11 @@ def arguments_from_config(config: Config, module_dir: str | None) -> dict[str, A
     }
 
 
+def overall_only(threshold: tfma.MetricThreshold) -> tfma.PerSliceMetricThreshold:
+    """A blessing threshold on the whole eval split; a plain ``threshold`` would also gate every small slice."""
+    return tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)
+
+
 def eval_config(min_auc: float, min_binary_accuracy: float, max_auc_drop: float) -> tfma.EvalConfig:
     """TFMA metrics and the blessing thresholds (absolute bounds and no regression vs. baseline)."""
     auc_threshold = tfma.MetricThreshold(
@@ -57,11 +62,12 @@ def eval_config(min_auc: float, min_binary_accuracy: float, max_auc_drop: float)
             label_key=features.transformed_name(features.LABEL),
             preprocessing_function_names=[signatures.TRANSFORM_FEATURES],
         )],
-        slicing_specs=[tfma.SlicingSpec()],
+        # Overall, then each slice feature the Transform graph makes (read through the transform_features signature).
+        slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[key]) for key in features.SLICE_FEATURES],
         metrics_specs=[tfma.MetricsSpec(metrics=[
             tfma.MetricConfig(class_name="ExampleCount"),
-            tfma.MetricConfig(class_name="AUC", threshold=auc_threshold),
-            tfma.MetricConfig(class_name="BinaryAccuracy", threshold=accuracy_threshold),
+            tfma.MetricConfig(class_name="AUC", per_slice_thresholds=[overall_only(auc_threshold)]),
+            tfma.MetricConfig(class_name="BinaryAccuracy", per_slice_thresholds=[overall_only(accuracy_threshold)]),
             tfma.MetricConfig(class_name="Precision"),
             tfma.MetricConfig(class_name="Recall"),
             tfma.MetricConfig(class_name="Calibration"),

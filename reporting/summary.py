@@ -19,8 +19,6 @@ from typing import Any
 
 import pandas as pd
 import tensorflow_model_analysis as tfma
-from ml_metadata import metadata_store
-from ml_metadata.proto import metadata_store_pb2
 
 import features
 from components import batch_scoring
@@ -28,6 +26,7 @@ from dataprep import splits
 from evaluation import check_set
 from pipeline.configs import PREDICTIONS_FILE, SUMMARY_FILE
 from pipeline.files import write_atomically
+from reporting import run_artifacts
 from reporting.baseline import tfidf_baseline
 from reporting.metrics import classification_metrics
 
@@ -40,38 +39,25 @@ class ReportError(RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class RunOutputs:
-    """The artifacts of the latest pipeline run that the report needs."""
+    """The artifacts of one pipeline run that the summary needs."""
     blessed: bool
     evaluation_uri: str | None
     predictions_uri: str | None
     pushed_model_dir: str | None
 
 
-def _latest(store: metadata_store.MetadataStore, type_name: str) -> metadata_store_pb2.Artifact | None:
-    artifacts = [a for a in store.get_artifacts_by_type(type_name) if a.state == metadata_store_pb2.Artifact.LIVE]
-    return max(artifacts, key=lambda a: a.id) if artifacts else None
-
-
 def latest_run_outputs(metadata_path: Path) -> RunOutputs:
-    if not metadata_path.is_file():
-        raise ReportError(f"no ML Metadata store at {metadata_path}: run the pipeline first")
-    connection = metadata_store_pb2.ConnectionConfig()
-    connection.sqlite.filename_uri = str(metadata_path)
-    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-    store = metadata_store.MetadataStore(connection)
-    blessing = _latest(store, "ModelBlessing")
-    if blessing is None:
-        raise ReportError("the pipeline has not evaluated a model yet: run the pipeline first")
-    evaluation = _latest(store, "ModelEvaluation")
-    predictions = _latest(store, batch_scoring.Predictions.TYPE_NAME)
-    scored = predictions is not None and predictions.custom_properties[batch_scoring.SCORED_PROPERTY].int_value == 1
-    pushed = _latest(store, "PushedModel")
-    blessed = blessing.custom_properties["blessed"].int_value == 1
-    pushed_dir = None
-    if pushed is not None and pushed.custom_properties["pushed"].int_value == 1:
-        pushed_dir = pushed.custom_properties["pushed_destination"].string_value
-    return RunOutputs(blessed=blessed, evaluation_uri=evaluation.uri if evaluation else None,
-                      predictions_uri=predictions.uri if scored else None, pushed_model_dir=pushed_dir)
+    """The latest pipeline run's outputs, all from that run's ML Metadata context (never mixed with older runs)."""
+    try:
+        run = run_artifacts.latest_run(run_artifacts.open_store(metadata_path))
+    except run_artifacts.MetadataError as error:
+        raise ReportError(str(error)) from error
+    if run.blessed is None:
+        raise ReportError(f"the latest pipeline run ({run.run_id}, {run.status}) did not evaluate a model: "
+                          "run the pipeline again")
+    return RunOutputs(blessed=run.blessed, evaluation_uri=run.uri(run_artifacts.EVALUATION),
+                      predictions_uri=run.uri(run_artifacts.PREDICTIONS) if run.scored else None,
+                      pushed_model_dir=run.pushed_model_dir)
 
 
 def read_predictions(predictions_uri: str) -> pd.DataFrame:

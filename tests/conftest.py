@@ -35,6 +35,16 @@ def pipeline_run(small_config_path: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
+def evaluation_report(pipeline_run) -> dict:
+    """The HTML report of the session's run (and the app's evaluation file), with the data it shows."""
+    from reporting import html_report
+    config = pipeline_run["config"]
+    data = html_report.collect(config.pipeline.metadata_path, config.data.random_seed,
+                               pipeline_run["summary"]["test_split"])
+    return {"config": config, "data": data, "path": html_report.write(data, config.pipeline.output_dir)}
+
+
+@pytest.fixture(scope="session")
 def model_server(pipeline_run):
     """The local model server over the pipeline's pushed model, on free ports."""
     from serving.server import ModelServer

@@ -11,6 +11,8 @@ import pytest
 import requests
 from streamlit.testing.v1 import AppTest
 
+from reporting import explain
+from reporting.evaluation import at_threshold
 from tests.helpers import ROOT, free_port, server_config
 
 APP = str(ROOT / "app" / "app.py")
@@ -78,12 +80,57 @@ def test_model_tab_shows_version_signature_and_metrics(app_env, model_server):
     assert app.get("arrow_vega_lite_chart") or app.get("vega_lite_chart")
 
 
-def test_browser_question_gets_an_answer_from_the_server(model_server, tmp_path):
+def _table_with(app: AppTest, column: str):
+    tables = [d.value for d in app.dataframe if column in d.value.columns]
+    assert len(tables) == 1, f"expected one table with a {column!r} column"
+    return tables[0]
+
+
+def test_evaluation_tab_threshold_slider_updates_precision_recall_and_confusion(app_env, evaluation_report):
+    data = evaluation_report["data"]
+    app = run_app()
+    assert not app.exception
+    slider = app.slider(key="eval_threshold")
+    assert slider.value == 0.5
+    for threshold in (0.5, 0.8):
+        slider.set_value(threshold).run()
+        row = at_threshold(data.thresholds, threshold)
+        shown = {m.label: m.value for m in app.metric}
+        assert shown["Precision (Post)"] == f"{row['precision']:.3f}" and shown["Recall (Post)"] == f"{row['recall']:.3f}"
+        assert shown["Accuracy"] == f"{row['accuracy']:.3f}"
+        matrix = _table_with(app, "predicted Post")
+        assert matrix.loc["true Post", "predicted Post"] == row["tp"] and matrix.loc["true Pre", "predicted Pre"] == row["tn"]
+
+
+def test_evaluation_tab_shows_verdict_slices_history_and_data(app_env, evaluation_report):
+    data = evaluation_report["data"]
+    app = run_app()
+    assert not app.exception
+    assert any(s.value.startswith("Blessed") for s in app.success) is data.verdict.blessed
+    assert len(_table_with(app, "model AUC")) == len(data.slices)
+    assert len(_table_with(app, "pushed_version")) == len(data.history)
+    assert set(_table_with(app, "split")["split"]) == {"train", "eval", "test"}
+    charts = app.get("arrow_vega_lite_chart") or app.get("vega_lite_chart")
+    assert len(charts) >= 5  # model tab, curves, calibration, history, question lengths
+
+
+def test_ask_tab_explains_the_answer_word_by_word(app_env):
+    app = run_app()
+    app.text_area(key="question").input("My blender lid cracked, where can I get a new one?")
+    app.button(key="predict").click().run()
+    assert not app.exception
+    highlighted = [m.value for m in app.markdown if "<span title=" in m.value]
+    assert len(highlighted) == 1 and highlighted[0].count("<span") == 11
+    assert any(c.value.startswith(explain.LEGEND) and "Strongest:" in c.value for c in app.caption)
+
+
+def test_browser_question_gets_an_answer_from_the_server(model_server, evaluation_report, tmp_path):
     """Start the real app, type a question in Chromium, press Predict, see label and probability."""
     from playwright.sync_api import sync_playwright
     assert Path(CHROMIUM).exists(), "run ./run.sh test: it installs Debian's chromium"
     port = free_port()
-    config = server_config(tmp_path, model_server, host="127.0.0.1", port=port)
+    config = server_config(tmp_path, model_server, evaluation_report["config"].pipeline.output_dir,
+                           host="127.0.0.1", port=port)
     env = {**os.environ, "PPQ_CONFIG": str(config)}
     app = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "app"], cwd=ROOT, env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -105,14 +152,20 @@ def test_browser_question_gets_an_answer_from_the_server(model_server, tmp_path)
             page.goto(f"http://127.0.0.1:{port}", timeout=60_000)
             page.get_by_label("Customer question").fill("My vacuum filter cracked after 2 weeks, where do I get a new one?")
             page.get_by_role("button", name="Predict").click()
-            for text in ("Prediction:", "P(Post)", "model version"):
+            for text in ("Prediction:", "P(Post)", "model version", "Why this answer"):
                 page.get_by_text(text).first.wait_for(timeout=60_000)
             body = page.inner_text("body")
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "app_prediction.png"), full_page=True)
+            page.get_by_role("tab", name="Evaluation").click()
+            for text in ("Decision threshold (eval split)", "Metrics per slice", "Version history", "Data (TFDV)"):
+                page.get_by_text(text).first.wait_for(timeout=60_000)
+            evaluation_body = page.inner_text("body")
+            page.screenshot(path=str(ARTIFACTS / "app_evaluation.png"), full_page=True)
             browser.close()
         assert "Prediction: Post" in body or "Prediction: Pre" in body
-        assert "P(Post)" in body and "confidence" in body
+        assert "P(Post)" in body and "confidence" in body and explain.LEGEND in body
+        assert "Precision (Post)" in evaluation_body and evaluation_report["data"].run.run_id in evaluation_body
     finally:
         app.terminate()
         app.wait(timeout=60)
