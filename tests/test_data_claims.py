@@ -1,0 +1,215 @@
+"""Data preparation claims checked against oracles written here, not against the preparation code's own counts:
+every raw row accounted for, disjoint per-label stratified splits, URL downloads (a local HTTP server), and
+splits() / manifest layout."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import re
+import socket
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from dataprep import preparation as dp
+from dataprep import splits
+from pipeline import configs
+from tests.helpers import ROOT
+
+RAW_CONFIG = json.loads((ROOT / "config.json").read_text())
+
+
+def data_config(tmp_path: Path, source: str, **overrides) -> configs.DataConfig:
+    raw = json.loads(json.dumps(RAW_CONFIG))
+    raw["data"].update(source=source, prepared_dir=str(tmp_path / "prepared"), **overrides)
+    return configs.from_dict(raw, environ={}).data
+
+
+def independent_expectation(payload: bytes, text_column: str = "question", label_column: str = "label") -> dict:
+    """What preparation must keep, from Python's csv module and the README's rules (not the project's code)."""
+    records = list(csv.DictReader(io.StringIO(payload.decode("utf-8", "replace"), newline="")))
+    kept, seen = [], set()
+    dropped = Counter()
+    for record in records:
+        question = re.sub(r"\s+", " ", record[text_column]).strip()
+        label = record[label_column].strip()
+        if (question, label) in seen:
+            dropped["duplicate_question"] += 1
+        elif not question:
+            dropped["empty_question"] += 1
+        elif "\ufffd" in question:
+            dropped["invalid_utf8"] += 1
+        elif len(question) > 2000:
+            dropped["too_long_question"] += 1
+        else:
+            kept.append((question, label))
+        seen.add((question, label))
+    return {"rows": len(records), "kept": kept, "dropped": dropped}
+
+
+def assert_accounted_disjoint_stratified(config: configs.DataConfig, manifest: dict, expected: dict) -> None:
+    """The manifest's counts equal the oracle's; the splits are disjoint, drawn from the kept rows, stratified."""
+    assert manifest["rows_read"] == expected["rows"]
+    assert {k: v for k, v in manifest["rows_dropped"].items() if v} == dict(expected["dropped"])
+    assert manifest["rows_usable"] == len(expected["kept"])
+    frames = {s: splits.read_split(config.prepared_dir, s) for s in splits.SPLITS}
+    rows = {s: list(zip(f["question"], f["label"], strict=True)) for s, f in frames.items()}
+    every = [r for s in splits.SPLITS for r in rows[s]]
+    assert len(every) == len(set(every)), "a row appears twice (within or across splits)"
+    assert set(every) <= set(expected["kept"]), "a split row is not one of the usable raw rows"
+    assert len(every) == min(config.total_sample_size, len(expected["kept"]))
+    usable = Counter(label for _, label in expected["kept"])
+    sampled = Counter(label for _, label in every)
+    for label, count in sampled.items():  # the sample keeps the usable label mix (to one row)
+        assert abs(count - len(every) * usable[label] / len(expected["kept"])) <= 1, (sampled, usable)
+    for split, fraction in config.split_fractions.items():  # each label is split by the fractions (to one row)
+        split_labels = Counter(label for _, label in rows[split])
+        for label, count in sampled.items():
+            assert abs(split_labels[label] - count * fraction) <= 1, (split, label, split_labels, sampled)
+
+
+def raw_csv(rows: list[tuple[str, str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["asin", "question", "label"])
+    writer.writerows([(f"A{i}", q, lab) for i, (q, lab) in enumerate(rows)])
+    return out.getvalue().encode()
+
+
+MESSY = ([(f"does model {i} fit a {i % 7}-inch shelf?", "Pre") for i in range(130)]
+         + [(f"mine stopped after {i} days, what now?", "Post") for i in range(70)]
+         + [("does model 3 fit a 3-inch shelf?", "Pre")] * 4          # duplicates
+         + [("does it  come\nwith a case?", "Post"), ("does it come with a case?", "Pre")]  # same text, both labels
+         + [("   ", "Pre"), ("", "Post")]                              # empty
+         + [("x" * 2001, "Post"), ("y" * 2000, "Pre")]                 # one over the limit, one at it
+         + [(" padded question ", " Post ")])
+
+
+def test_every_raw_row_is_accounted_for_and_splits_are_disjoint_and_stratified(tmp_path):
+    payload = raw_csv(MESSY)
+    source = tmp_path / "raw.csv"
+    source.write_bytes(payload)
+    config = data_config(tmp_path, str(source), total_sample_size=150)
+    manifest = dp.prepare(config)
+    expected = independent_expectation(payload)
+    assert expected["dropped"] == {"duplicate_question": 4, "empty_question": 2, "too_long_question": 1}
+    assert_accounted_disjoint_stratified(config, manifest, expected)
+    assert manifest["label_counts_usable"] == dict(Counter(label for _, label in expected["kept"]))
+    assert json.loads((config.prepared_dir / "manifest.json").read_text()) == manifest
+
+
+def test_split_files_have_exactly_question_and_label_columns(tmp_path):
+    source = tmp_path / "raw.csv"
+    source.write_bytes(raw_csv(MESSY).replace(b"asin,question,label", b"asin,question,label", 1))
+    config = data_config(tmp_path, str(source), total_sample_size=100)
+    dp.prepare(config)
+    for split in splits.SPLITS:
+        header = splits.split_path(config.prepared_dir, split).read_text().splitlines()[0]
+        assert header == "question,label"
+
+
+def test_other_column_names_are_mapped_onto_question_and_label(tmp_path):
+    payload = raw_csv(MESSY).replace(b"asin,question,label", b"id,text,target", 1)
+    source = tmp_path / "raw.csv"
+    source.write_bytes(payload)
+    config = data_config(tmp_path, str(source), total_sample_size=80, text_column="text", label_column="target")
+    manifest = dp.prepare(config)
+    assert_accounted_disjoint_stratified(config, manifest, independent_expectation(payload, "text", "target"))
+
+
+def test_force_rebuilds_even_when_up_to_date(tmp_path, capsys):
+    source = tmp_path / "raw.csv"
+    source.write_bytes(raw_csv(MESSY))
+    config = data_config(tmp_path, str(source), total_sample_size=60)
+    dp.prepare(config)
+    manifest_file = config.prepared_dir / "manifest.json"
+    manifest_file.write_text(manifest_file.read_text().replace('"rows_read"', '"rows_read_marker"'))
+    assert "rows_read_marker" in dp.prepare(config)  # up to date: the manifest on disk is returned as is
+    assert "up to date" in capsys.readouterr().out
+    assert "rows_read_marker" not in dp.prepare(config, force=True)
+    assert "rows_read_marker" not in manifest_file.read_text()
+
+
+# ---------------------------------------------------------------- downloads from a local HTTP server
+
+def serve(handler_body) -> tuple[ThreadingHTTPServer, str]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            handler_body(self)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.fixture
+def http():
+    servers = []
+
+    def start(handler_body) -> str:
+        server, url = serve(handler_body)
+        servers.append(server)
+        return url
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_gzipped_csv_is_downloaded_and_prepared(tmp_path, http):
+    payload = raw_csv(MESSY)
+    packed = gzip.compress(payload)
+
+    def body(handler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(packed)))
+        handler.end_headers()
+        handler.wfile.write(packed)
+    url = http(body) + "/data/PrePostQuestions.csv.gz?version=1"
+    config = data_config(tmp_path, url, total_sample_size=100)
+    manifest = dp.prepare(config)
+    assert manifest["source"] == url
+    assert_accounted_disjoint_stratified(config, manifest, independent_expectation(payload))
+
+
+def test_a_download_cut_short_is_a_named_error_and_leaves_nothing(tmp_path, http):
+    packed = gzip.compress(raw_csv(MESSY))
+
+    def body(handler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(packed)))
+        handler.end_headers()
+        handler.wfile.write(packed[: len(packed) // 2])
+        handler.wfile.flush()
+        handler.connection.shutdown(socket.SHUT_RDWR)  # the connection closes midway
+    url = http(body) + "/raw.csv.gz"
+    config = data_config(tmp_path, url, total_sample_size=100)
+    with pytest.raises(dp.DataError) as info:
+        dp.prepare(config)
+    assert url in str(info.value) and ("cut short" in str(info.value) or "IncompleteRead" in str(info.value))
+    assert not config.prepared_dir.exists()
+
+
+def test_a_missing_url_is_a_named_error(tmp_path, http):
+    def body(handler) -> None:
+        handler.send_error(404, "no such file")
+    url = http(body) + "/gone.csv"
+    config = data_config(tmp_path, url)
+    with pytest.raises(dp.DataError, match=r"could not download data source .*gone\.csv: no such file"):
+        dp.prepare(config)
+    assert not config.prepared_dir.exists()
+
+
+def test_a_missing_local_file_is_a_named_error(tmp_path):
+    config = data_config(tmp_path, str(tmp_path / "nope.csv"))
+    with pytest.raises(dp.DataError, match="data source not found: .*nope.csv"):
+        dp.prepare(config)
