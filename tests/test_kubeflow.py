@@ -26,3 +26,14 @@ def test_compiled_spec_has_every_local_component_with_the_configured_image(tmp_p
     assert "trainer.run_fn" in json.dumps(spec["root"]["dag"]["tasks"]["Trainer"])
     beam_args = executors["Transform_executor"]["container"]["args"]
     assert all(arg in beam_args for arg in config.pipeline.beam_args)
+
+
+def test_compiled_spec_reads_data_from_data_root_and_pushes_to_serving_dir(tmp_path):
+    kubeflow = {"data_root": "gs://bucket-x/ppq/data", "serving_dir": "gs://bucket-x/ppq/serving/"}
+    config = configs.load(write_config(tmp_path, {"kubeflow": kubeflow}), environ={})
+    tasks = json.loads(kubeflow_v2_runner.compile_pipeline(config).read_text())["pipelineSpec"]["root"]["dag"]["tasks"]
+    example_gen, pusher = json.dumps(tasks["CsvExampleGen"]), json.dumps(tasks["Pusher"])
+    assert "gs://bucket-x/ppq/data" in example_gen
+    assert f"gs://bucket-x/ppq/serving/{config.serving.model_name}" in pusher
+    assert "/ppq/serving//" not in pusher and str(config.data.prepared_dir) not in example_gen
+
