@@ -8,7 +8,6 @@ import csv
 import gzip
 import io
 import json
-import re
 import socket
 import threading
 from collections import Counter
@@ -20,6 +19,7 @@ import pytest
 from dataprep import preparation as dp
 from dataprep import splits
 from pipeline import configs
+from tests.data_oracle import assert_accounted_disjoint_stratified, independent_expectation
 from tests.helpers import ROOT
 
 RAW_CONFIG = json.loads((ROOT / "config.json").read_text())
@@ -29,49 +29,6 @@ def data_config(tmp_path: Path, source: str, **overrides) -> configs.DataConfig:
     raw = json.loads(json.dumps(RAW_CONFIG))
     raw["data"].update(source=source, prepared_dir=str(tmp_path / "prepared"), **overrides)
     return configs.from_dict(raw, environ={}).data
-
-
-def independent_expectation(payload: bytes, text_column: str = "question", label_column: str = "label") -> dict:
-    """What preparation must keep, from Python's csv module and the README's rules (not the project's code)."""
-    records = list(csv.DictReader(io.StringIO(payload.decode("utf-8", "replace"), newline="")))
-    kept, seen = [], set()
-    dropped = Counter()
-    for record in records:
-        question = re.sub(r"\s+", " ", record[text_column]).strip()
-        label = record[label_column].strip()
-        if (question, label) in seen:
-            dropped["duplicate_question"] += 1
-        elif not question:
-            dropped["empty_question"] += 1
-        elif "\ufffd" in question:
-            dropped["invalid_utf8"] += 1
-        elif len(question) > 2000:
-            dropped["too_long_question"] += 1
-        else:
-            kept.append((question, label))
-        seen.add((question, label))
-    return {"rows": len(records), "kept": kept, "dropped": dropped}
-
-
-def assert_accounted_disjoint_stratified(config: configs.DataConfig, manifest: dict, expected: dict) -> None:
-    """The manifest's counts equal the oracle's; the splits are disjoint, drawn from the kept rows, stratified."""
-    assert manifest["rows_read"] == expected["rows"]
-    assert {k: v for k, v in manifest["rows_dropped"].items() if v} == dict(expected["dropped"])
-    assert manifest["rows_usable"] == len(expected["kept"])
-    frames = {s: splits.read_split(config.prepared_dir, s) for s in splits.SPLITS}
-    rows = {s: list(zip(f["question"], f["label"], strict=True)) for s, f in frames.items()}
-    every = [r for s in splits.SPLITS for r in rows[s]]
-    assert len(every) == len(set(every)), "a row appears twice (within or across splits)"
-    assert set(every) <= set(expected["kept"]), "a split row is not one of the usable raw rows"
-    assert len(every) == min(config.total_sample_size, len(expected["kept"]))
-    usable = Counter(label for _, label in expected["kept"])
-    sampled = Counter(label for _, label in every)
-    for label, count in sampled.items():  # the sample keeps the usable label mix (to one row)
-        assert abs(count - len(every) * usable[label] / len(expected["kept"])) <= 1, (sampled, usable)
-    for split, fraction in config.split_fractions.items():  # each label is split by the fractions (to one row)
-        split_labels = Counter(label for _, label in rows[split])
-        for label, count in sampled.items():
-            assert abs(split_labels[label] - count * fraction) <= 1, (split, label, split_labels, sampled)
 
 
 def raw_csv(rows: list[tuple[str, str]]) -> bytes:
