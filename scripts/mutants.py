@@ -41,7 +41,9 @@ def mutmut_config(module: str, tests: list[str]) -> str:
     return (f"\n[tool.mutmut]\nsource_paths = {toml_list(SOURCES)}\nonly_mutate = {toml_list([module])}\n"
             f"also_copy = {toml_list(ALSO_COPY)}\npytest_add_cli_args_test_selection = {toml_list(tests)}\n"
             'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x", "--timeout=120"]\n'
-            'process_isolation = "forkserver"\nuse_git_change_detection = false\n')
+            'process_isolation = "forkserver"\nuse_git_change_detection = false\n'
+            # generous: the machine is shared, and no mutant here can loop forever
+            "timeout_multiplier = 30.0\ntimeout_constant = 60.0\n")
 
 
 def prepare_workdir(workdir: Path, module: str, tests: list[str]) -> None:

@@ -79,7 +79,7 @@ def test_load_reads_overrides_from_the_process_environment(tmp_path, monkeypatch
 def test_overrides_do_not_touch_the_callers_dict_and_plain_strings_stay_strings():
     raw = raw_config()
     config = configs.from_dict(raw, environ={"PPQ_SERVING__MODEL_NAME": "other", "PPQ_CONFIG": "ignored.json",
-                                             "OTHER_VARIABLE": "x"})
+                                             "PPQ_DEBUG": "1", "OTHER_VARIABLE": "x"})
     assert config.serving.model_name == "other" and raw["serving"]["model_name"] == "prepost"
 
 
@@ -147,3 +147,10 @@ def test_the_default_config_is_found_from_any_working_directory(tmp_path, monkey
         monkeypatch.delenv(name)
     config = configs.load()
     assert config.path == ROOT / "config.json" and config.data.prepared_dir == (ROOT / "outputs" / "data").resolve()
+
+
+def test_a_missing_section_is_named_at_the_top_level():
+    raw = raw_config()
+    del raw["app"]
+    with pytest.raises(configs.ConfigError, match=r"^invalid config: \(top level\): 'app' is a required property$"):
+        configs.from_dict(raw, environ={})
