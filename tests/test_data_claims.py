@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 import json
 import socket
@@ -170,3 +171,68 @@ def test_a_missing_local_file_is_a_named_error(tmp_path):
     config = data_config(tmp_path, str(tmp_path / "nope.csv"))
     with pytest.raises(dp.DataError, match="data source not found: .*nope.csv"):
         dp.prepare(config)
+
+
+def test_small_chunks_give_the_same_splits_and_counts(tmp_path):
+    payload = raw_csv(MESSY)
+    source = tmp_path / "raw.csv"
+    source.write_bytes(payload)
+    whole = data_config(tmp_path / "whole", str(source), total_sample_size=120)
+    chunked = data_config(tmp_path / "chunked", str(source), total_sample_size=120, chunk_rows=100)
+    first, second = dp.prepare(whole), dp.prepare(chunked)
+    assert_accounted_disjoint_stratified(chunked, second, independent_expectation(payload))
+    for split in splits.SPLITS:
+        assert splits.read_split(whole.prepared_dir, split).equals(splits.read_split(chunked.prepared_dir, split))
+    assert {k: v for k, v in first.items() if k != "seconds"} == {k: v for k, v in second.items() if k != "seconds"}
+
+
+def test_the_seed_fixes_the_sample_and_another_seed_changes_it(tmp_path):
+    source = tmp_path / "raw.csv"
+    source.write_bytes(raw_csv(MESSY))
+
+    def train_rows(name: str, seed: int) -> list:
+        config = data_config(tmp_path / name, str(source), total_sample_size=100, random_seed=seed)
+        dp.prepare(config)
+        return splits.read_split(config.prepared_dir, "train").values.tolist()
+    assert train_rows("a", 1) == train_rows("b", 1) != train_rows("c", 2)
+
+
+def test_the_manifest_records_source_settings_and_layout(tmp_path):
+    source = tmp_path / "raw.csv"
+    source.write_bytes(raw_csv(MESSY))
+    config = data_config(tmp_path, str(source), total_sample_size=90)
+    manifest = dp.prepare(config)
+    assert manifest["source_sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+    assert manifest["settings"] == {"text_column": "question", "label_column": "label", "total_sample_size": 90,
+                                    "split_fractions": config.split_fractions, "random_seed": config.random_seed}
+    assert manifest["rows_sampled"] == 90 and manifest["seconds"] >= 0
+    for split in splits.SPLITS:
+        frame = splits.read_split(config.prepared_dir, split)
+        assert manifest["splits"][split] == {"rows": len(frame), "labels": frame["label"].value_counts().to_dict(),
+                                             "path": f"{split}/data.csv"}
+
+
+def test_a_download_without_content_length_is_read_to_the_end(tmp_path, http):
+    payload = raw_csv(MESSY)
+
+    def body(handler) -> None:
+        handler.send_response(200)
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.wfile.write(payload)
+        handler.close_connection = True
+    url = http(body) + "/raw.csv"
+    config = data_config(tmp_path, url, total_sample_size=100)
+    manifest = dp.prepare(config)
+    assert manifest["source_sha256"] == hashlib.sha256(payload).hexdigest()
+    assert_accounted_disjoint_stratified(config, manifest, independent_expectation(payload))
+
+
+def test_an_empty_file_and_a_header_only_file_are_named(tmp_path):
+    empty, header = tmp_path / "empty.csv", tmp_path / "header.csv"
+    empty.write_bytes(b"")
+    header.write_bytes(b"asin,question,label\n")
+    with pytest.raises(dp.DataError, match=r"^empty\.csv: the file is empty \(no header row\)$"):
+        dp.prepare(data_config(tmp_path, str(empty)))
+    with pytest.raises(dp.DataError, match=r"^header\.csv: the file has a header but no rows$"):
+        dp.prepare(data_config(tmp_path, str(header)))
