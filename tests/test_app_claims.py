@@ -68,16 +68,17 @@ def chart_values(app: AppTest) -> pd.DataFrame:
     return pa.ipc.open_stream(raw).read_all().to_pandas()
 
 
-def test_model_tab_charts_the_evaluators_numbers(app_env, pipeline_run):
+def test_model_tab_charts_the_evaluators_numbers(app_env, pipeline_run, model_server):
     metrics = pipeline_run["summary"]["evaluator_eval_split"]["metrics"]
     app = run_app()
+    texts = " ".join(m.value for m in app.markdown)
+    assert f"version **{model_server.manager.current.version}**" in texts and "serving_default" in texts
     data = chart_values(app)
     numbers = data.select_dtypes("number").to_numpy().ravel()
     assert not np.isnan(numbers).any(), data
     expected = [metrics[m] for m in CHART_METRICS]
     assert sorted(np.round(numbers, 6)) == sorted(np.round(expected, 6)), data
     test = pipeline_run["summary"]["test_split"]
-    texts = " ".join(m.value for m in app.markdown)
     assert f"TFX model **{test['tfx_model']['auc']:.4f}**" in texts
 
 
