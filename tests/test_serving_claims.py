@@ -163,6 +163,7 @@ def listening_addresses(pid: int) -> set[str]:
                 else:
                     raw = bytes.fromhex(address)
                     host = socket.inet_ntop(socket.AF_INET6, b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4)))
+                    host = host.removeprefix("::ffff:")  # an IPv4-mapped address (gRPC listens this way)
                 found.add(f"{host}:{int(port, 16)}")
     return found
 
