@@ -3,6 +3,7 @@
 #   ./run.sh             main job: install what is missing, prepare data, run the TFX pipeline,
 #                        export predictions and metrics, then start the model server and the app
 #   ./run.sh test        install what is missing (incl. Chromium for the browser test), run every test
+#   ./run.sh mutants     mutation testing (mutmut) of the pure-Python modules with their fast tests (docs/testing.md)
 #   ./run.sh lock        re-resolve requirements*.in into the pinned requirements*.lock
 #   ./run.sh bench | bench-serving | soak | profile-bulk | audit    benchmarks, soak test, profiler, dependency audit
 #   ./run.sh <command>   one step on its own: prepare | pipeline | report | infer | predict | serve | app |
@@ -103,6 +104,11 @@ case "${1:-main}" in
     shift
     ensure_env "${RUNTIME_LOCKS[@]}"
     exec "$PY" -m bench.soak "$@"
+    ;;
+  mutants)
+    shift
+    ensure_env "${TEST_LOCKS[@]}"
+    exec "$PY" scripts/mutants.py "$@"
     ;;
   audit)
     ensure_env "${TEST_LOCKS[@]}"

@@ -134,7 +134,7 @@ def read_clean(path: Path, config: DataConfig) -> CleanData:
         raise DataError(f"{path.name}: the file is empty (no header row)") from exc
     except pd.errors.ParserError as exc:
         raise DataError(f"{path.name}: not a readable CSV file: {exc}") from exc
-    if not parts:
+    if rows_read == 0:  # pandas yields one empty chunk for a header-only file
         raise DataError(f"{path.name}: the file has a header but no rows")
     raw = pd.concat(parts, ignore_index=True)
     return _clean(raw, config, rows_read)

@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the one place that turns any failure into a readable line
-        if os.environ.get("PPQ_DEBUG"):
+        if os.environ.get(configs.DEBUG_ENV):
             traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         return 2

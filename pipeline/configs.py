@@ -27,6 +27,7 @@ DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config.json"
 SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.json"
 ENV_PREFIX = "PPQ_"
 CONFIG_PATH_ENV = "PPQ_CONFIG"
+DEBUG_ENV = "PPQ_DEBUG"  # not a config key: the CLI prints tracebacks when it is set
 PREDICTIONS_FILE = "predictions.csv"
 SUMMARY_FILE = "metrics_summary.json"
 
@@ -200,7 +201,7 @@ def _key_name(path: Any) -> str:
 
 def _apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
     for name, value in sorted(environ.items()):
-        if not name.startswith(ENV_PREFIX) or name == CONFIG_PATH_ENV:
+        if not name.startswith(ENV_PREFIX) or name in (CONFIG_PATH_ENV, DEBUG_ENV):
             continue
         section, sep, key = name[len(ENV_PREFIX):].lower().partition("__")
         if not sep or section not in raw or not isinstance(raw[section], dict) or key not in raw[section]:

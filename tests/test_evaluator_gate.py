@@ -14,6 +14,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 
 from dataprep import splits
 from pipeline import configs
@@ -33,7 +34,8 @@ def degraded_run_config(pipeline_run, tmp_path):
     (tmp_path / "metadata").mkdir()
     shutil.copy(session.pipeline.metadata_path, tmp_path / "metadata" / "metadata.db")
     shutil.copytree(session.serving.model_dir, tmp_path / "serving")
-    evaluator = {"min_auc": 0.6, "min_binary_accuracy": 0.4, "max_auc_drop": 0.02}
+    # Absolute bounds at 0: only the change threshold against the blessed baseline can reject the model.
+    evaluator = {"min_auc": 0.0, "min_binary_accuracy": 0.0, "max_auc_drop": 0.02}
     return write_config(tmp_path, {**SMALL_OVERRIDES, "data": {**SMALL_OVERRIDES["data"], "source": str(shuffled)},
                                    "evaluator": evaluator, "pipeline": {"beam_args": []}})
 
@@ -48,6 +50,19 @@ def run_pipeline(config_path, kill_when=None) -> int:
         time.sleep(0.2)
     process.send_signal(signal.SIGKILL)
     return process.wait()
+
+
+def assert_rejected_by_the_auc_change_threshold(evaluation_uri: str) -> None:
+    """TFMA's validation result: every failure is AUC's change against the baseline, none an absolute bound."""
+    import tensorflow_model_analysis as tfma
+    validation = tfma.load_validation_result(evaluation_uri)
+    assert validation.validation_ok is False
+    failures = [f for per_slice in validation.metric_validations_per_slice for f in per_slice.failures]
+    assert failures, validation
+    for failure in failures:
+        assert failure.metric_key.name == "auc" and failure.metric_key.is_diff, failure
+        assert failure.metric_threshold.HasField("change_threshold"), failure
+        assert failure.metric_threshold.change_threshold.absolute.value == pytest.approx(-0.02), failure
 
 
 def test_degraded_model_is_not_blessed_nor_pushed_even_after_a_killed_run(pipeline_run, tmp_path):
@@ -67,6 +82,7 @@ def test_degraded_model_is_not_blessed_nor_pushed_even_after_a_killed_run(pipeli
     outputs = summary.latest_run_outputs(config.pipeline.metadata_path)
     assert outputs.blessed is False and outputs.pushed_model_dir is None
     assert outputs.predictions_uri is None  # the batch-scoring step scores only a pushed (blessed) model
+    assert_rejected_by_the_auc_change_threshold(outputs.evaluation_uri)
     assert sorted(p.name for p in base.iterdir()) == [str(v) for v in old_versions]
     assert remove_incomplete_versions(base) == []
     server = ModelServer(config.serving.model_name, base, "127.0.0.1", 0, 0)

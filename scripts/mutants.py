@@ -1,0 +1,114 @@
+"""Mutation testing (mutmut) over the pure-Python modules, each with its own fast tests only.
+
+For each module a copy of the project goes to a work folder (mutmut writes its mutants/ tree beside the
+code), mutmut mutates that one module and runs only the listed tests against each mutant. The score per
+module is killed / (killed + survived + timeout + suspicious + no tests); the run fails when a module scores
+under the target. Surviving mutants are listed by name: ``mutmut show <name>`` in the work folder shows one.
+
+Run: ``./run.sh mutants [module ...]`` (docs/testing.md has the scores and the reviewed survivors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = 0.85
+# The module, then the tests that exercise it without a pipeline run or a model server.
+MODULES: dict[str, list[str]] = {
+    "dataprep/preparation.py": ["tests/test_data_claims.py", "tests/test_data_preparation.py"],
+    "dataprep/splits.py": ["tests/test_data_claims.py", "tests/test_data_preparation.py"],
+    "pipeline/configs.py": ["tests/test_configs.py", "tests/test_config_claims.py"],
+    "serving/client.py": ["tests/test_client_claims.py"],
+    "serving/model_versions.py": ["tests/test_model_versions.py"],
+}
+# What the tests import or read, copied into each work folder (mutmut copies the source paths itself).
+SOURCES = ["features.py", "signatures.py", "dataprep", "pipeline", "serving", "components", "reporting"]
+ALSO_COPY = ["config.json", "data", "tests", "scripts"]
+KILLED = "killed"
+NOT_KILLED = ("survived", "timeout", "suspicious", "no_tests", "segfault")
+
+
+def mutmut_config(module: str, tests: list[str]) -> str:
+    def toml_list(values: list[str]) -> str:
+        return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+    return (f"\n[tool.mutmut]\nsource_paths = {toml_list(SOURCES)}\nonly_mutate = {toml_list([module])}\n"
+            f"also_copy = {toml_list(ALSO_COPY)}\npytest_add_cli_args_test_selection = {toml_list(tests)}\n"
+            'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x", "--timeout=120"]\n'
+            'process_isolation = "forkserver"\nuse_git_change_detection = false\n'
+            # generous: the machine is shared, and no mutant here can loop forever
+            "timeout_multiplier = 30.0\ntimeout_constant = 60.0\n")
+
+
+def prepare_workdir(workdir: Path, module: str, tests: list[str]) -> None:
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    for name in SOURCES + ALSO_COPY:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, workdir / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, workdir / name)
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    (workdir / "pyproject.toml").write_text(pyproject + mutmut_config(module, tests))
+
+
+def run_module(module: str, tests: list[str], workdir: Path, max_children: int) -> dict:
+    """mutmut run + its CI/CD stats for one module; returns the counts, the score and the survivors."""
+    prepare_workdir(workdir, module, tests)
+    mutmut = Path(sys.executable).parent / "mutmut"
+    log = workdir / "mutmut.log"
+    with open(log, "w") as out:
+        subprocess.run([str(mutmut), "run", "--max-children", str(max_children)], cwd=workdir, stdout=out,
+                       stderr=subprocess.STDOUT, check=False)
+        subprocess.run([str(mutmut), "export-cicd-stats"], cwd=workdir, stdout=out, stderr=subprocess.STDOUT,
+                       check=True)
+        listing = subprocess.run([str(mutmut), "results", "--all", "true"], cwd=workdir, capture_output=True,
+                                 text=True, check=True).stdout
+    stats = json.loads((workdir / "mutants" / "mutmut-cicd-stats.json").read_text())
+    not_killed = sum(stats.get(k, 0) for k in NOT_KILLED)
+    total = stats.get(KILLED, 0) + not_killed
+    survivors = [line.strip() for line in listing.splitlines() if line.strip() and not line.strip().endswith(": killed")]
+    return {"module": module, "tests": tests, "killed": stats.get(KILLED, 0), "not_killed": not_killed,
+            "total": total, "score": stats.get(KILLED, 0) / total if total else 0.0, "stats": stats,
+            "survivors": survivors, "workdir": str(workdir), "log": str(log)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help=f"modules to mutate (default: all of {', '.join(MODULES)})")
+    parser.add_argument("--workdir", type=Path, default=ROOT / "outputs" / "mutants")
+    parser.add_argument("--max-children", type=int, default=max(1, (os.cpu_count() or 2) - 1))
+    args = parser.parse_args(argv)
+    unknown = [m for m in args.modules if m not in MODULES]
+    if unknown:
+        parser.error(f"unknown module(s) {unknown}; choose from {list(MODULES)}")
+    results = []
+    for module in args.modules or list(MODULES):
+        print(f"mutants: {module} with {' '.join(MODULES[module])} ...", flush=True)
+        result = run_module(module, MODULES[module], args.workdir / module.replace("/", "_"), args.max_children)
+        results.append(result)
+        print(f"mutants: {module}: {result['killed']}/{result['total']} killed ({result['score']:.1%}); "
+              f"not killed: {result['not_killed']} (log {result['log']})", flush=True)
+        for name in result["survivors"]:
+            print(f"    {name}")
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    (args.workdir / "summary.json").write_text(json.dumps(results, indent=2) + "\n")
+    print("\nmodule                        killed / total   score")
+    for result in results:
+        print(f"{result['module']:<30}{result['killed']:>6} / {result['total']:<6}  {result['score']:>6.1%}")
+    low = [r["module"] for r in results if r["score"] < TARGET]
+    if low:
+        print(f"under the {TARGET:.0%} target: {', '.join(low)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
