@@ -54,7 +54,11 @@ TEST_LOCKS=(requirements.lock requirements-dev.lock)
 
 # The Kubeflow Pipelines SDK in an environment of its own inside the venv (requirements-kfp.in says why).
 ensure_kfp_env() {
-  [ -x "$VENV/kfp/bin/python" ] || "$PY" -m venv "$VENV/kfp"
+  # A venv cut short before its installer arrived (no pip, no uv) is made again.
+  if [ ! -x "$VENV/kfp/bin/uv" ] && ! "$VENV/kfp/bin/python" -m pip --version >/dev/null 2>&1; then
+    rm -rf "$VENV/kfp"
+    "$PY" -m venv "$VENV/kfp"
+  fi
   scripts/install_env.sh "$VENV/kfp" requirements-kfp.lock
 }
 
