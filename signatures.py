@@ -1,7 +1,7 @@
 """Names of the exported model's signatures, inputs and outputs: the one place.
 
 ``serving_default``: a batch of raw question strings -> P(Post) and the label.
-``serving_examples``: serialized tf.Example -> P(Post), for Evaluator and BulkInferrer.
+``serving_examples``: serialized tf.Example -> P(Post), for the Evaluator.
 ``transform_features``: serialized tf.Example -> transformed features, so that
 TFMA can read the numeric label the Transform graph makes.
 """

@@ -50,7 +50,9 @@ def _process_kind(pid: int) -> str:
     try:
         command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
     except OSError:
-        return "gone"
+        command = ""
+    if not command.strip():
+        return "short-lived (exited before sampled)"
     if "sdk_worker_main" in command or "worker_pool_main" in command:
         return "beam worker"
     if "setup.py" in command or "bdist_wheel" in command or "sdist" in command:
@@ -136,7 +138,7 @@ def component_seconds(metadata_path: Path) -> dict[str, float]:
     return times
 
 
-def run_env(folder: Path, rows: int, source: Path, beam_args: list[str], epochs: float | None) -> dict[str, str]:
+def run_env(folder: Path, rows: int, source: Path, beam_args: list[str], epochs: int | None) -> dict[str, str]:
     env = {**os.environ, "PPQ_DATA__SOURCE": str(source), "PPQ_DATA__TOTAL_SAMPLE_SIZE": str(rows),
            "PPQ_DATA__PREPARED_DIR": str(folder / "data"), "PPQ_PIPELINE__ROOT": str(folder / "pipeline_root"),
            "PPQ_PIPELINE__ENABLE_CACHE": "false", "PPQ_PIPELINE__METADATA_PATH": str(folder / "metadata.db"),
@@ -147,7 +149,7 @@ def run_env(folder: Path, rows: int, source: Path, beam_args: list[str], epochs:
     return env
 
 
-def pipeline_at(rows: int, mode: str, work: Path, epochs: float | None) -> dict[str, Any]:
+def pipeline_at(rows: int, mode: str, work: Path, epochs: int | None) -> dict[str, Any]:
     """Data preparation, then the whole pipeline, at one size and Beam mode (each a child process)."""
     source = write_scaled_csv(int(rows * DEDUP_MARGIN), work / "raw" / f"rows-{int(rows * DEDUP_MARGIN)}.csv.gz")
     folder = work / f"rows-{rows}-{mode}"
@@ -296,7 +298,7 @@ def main() -> None:
     parser.add_argument("--beam-mode", choices=sorted(BEAM_MODES), nargs="+", default=["in_memory"],
                         help="Beam DirectRunner mode per size, in order (one value: every size)")
     parser.add_argument("--seed-epochs", type=int, default=10)
-    parser.add_argument("--pipeline-epochs", type=float, default=None, help="override model.epochs (smoke runs)")
+    parser.add_argument("--pipeline-epochs", type=int, default=None, help="override model.epochs (smoke runs)")
     parser.add_argument("--score-rows", type=int, default=100_000, help="questions batch scoring scores (0: skip)")
     parser.add_argument("--serving-seconds", type=float, default=3.0)
     parser.add_argument("--serving-clients", type=int, nargs="+", default=[1, 8, 32])
