@@ -5,7 +5,7 @@
 #   ./run.sh test        install what is missing (incl. Chromium for the browser test), run every test
 #   ./run.sh mutants     mutation testing (mutmut) of the pure-Python modules with their fast tests (docs/testing.md)
 #   ./run.sh lock        re-resolve requirements*.in into the pinned requirements*.lock
-#   ./run.sh bench | bench-serving | soak | profile-bulk | audit    benchmarks, soak test, profiler, dependency audit
+#   ./run.sh bench | bench-serving | soak | audit    benchmarks, soak test, dependency audit
 #   ./run.sh <command>   one step on its own: prepare | pipeline | report | infer | predict | serve | app |
 #                        compile-kubeflow | render-kubernetes (./run.sh --help lists them)
 set -euo pipefail
@@ -117,11 +117,6 @@ case "${1:-main}" in
   audit)
     ensure_env "${TEST_LOCKS[@]}"
     exec "$VENV/bin/pip-audit" --strict --requirement requirements.lock --no-deps --disable-pip --progress-spinner off
-    ;;
-  profile-bulk)
-    shift
-    ensure_env "${RUNTIME_LOCKS[@]}"
-    exec "$PY" -m bench.profile_bulk_inference "$@"
     ;;
   bench)
     shift

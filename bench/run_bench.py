@@ -50,7 +50,9 @@ def _process_kind(pid: int) -> str:
     try:
         command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
     except OSError:
-        return "gone"
+        command = ""
+    if not command.strip():
+        return "short-lived (exited before sampled)"
     if "sdk_worker_main" in command or "worker_pool_main" in command:
         return "beam worker"
     if "setup.py" in command or "bdist_wheel" in command or "sdist" in command:

@@ -39,7 +39,7 @@ Block = tuple[Any, Any]  # numpy arrays (UTF-8 bytes) of up to batch_size questi
 
 class Predictions(artifact.Artifact):
     """CSV shards of per-question predictions (layout: this module)."""
-    TYPE_NAME = "Predictions"
+    TYPE_NAME = "prepost.Predictions"  # <namespace>.<Title>: what Kubeflow V2 accepts for a custom artifact type
 
 
 class ReadQuestionBlocks(beam.DoFn):
