@@ -238,6 +238,12 @@ def _validate(raw: dict[str, Any]) -> None:
         raise ConfigError("app.port: collides with a model-server port (serving.grpc_port / serving.rest_port)")
 
 
+def _with_python_ints(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """JSON Schema counts 1.0 as an integer; the record holds 1, so ``epochs=1.0`` trains one epoch, not a TypeError."""
+    integer_fields = {field.name for field in dataclasses.fields(cls) if field.type == "int"}
+    return {key: int(value) if key in integer_fields else value for key, value in values.items()}
+
+
 def from_dict(raw: dict[str, Any], base_dir: Path = PROJECT_ROOT, environ: Mapping[str, str] | None = None,
               path: Path | None = None) -> Config:
     """Validate a config mapping (after env overrides) and build the typed Config."""
@@ -254,7 +260,7 @@ def from_dict(raw: dict[str, Any], base_dir: Path = PROJECT_ROOT, environ: Mappi
             values["source"] = str((base_dir / values["source"]).resolve())
         if section == "serving":
             values["batching"] = BatchingConfig(**values["batching"])
-        sections[section] = cls(**values)
+        sections[section] = cls(**_with_python_ints(cls, values))
     return Config(path=path or base_dir / "config.json", **sections)
 
 

@@ -78,3 +78,10 @@ def test_cli_reports_config_errors_in_one_line(tmp_path, capsys):
     assert cli.main(["--config", str(path), "prepare"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: invalid config: model.epochs") and "Traceback" not in err
+
+
+def test_a_whole_float_for_an_integer_key_becomes_an_int():
+    raw = raw_config()
+    raw["model"]["epochs"] = 2.0
+    config = configs.from_dict(raw, environ={})
+    assert config.model.epochs == 2 and isinstance(config.model.epochs, int)
