@@ -104,6 +104,7 @@ def test_every_error_is_listed_in_key_order():
     raw["data"]["chunk_rows"] = "x"
     message = str(pytest.raises(configs.ConfigError, configs.from_dict, raw, environ={}).value)
     assert message.index("data.chunk_rows") < message.index("model.epochs") and message.count(";") == 1
+    assert "'integer'; model.epochs" in message
 
 
 @pytest.mark.parametrize("mutate, message", [
@@ -154,3 +155,10 @@ def test_a_missing_section_is_named_at_the_top_level():
     del raw["app"]
     with pytest.raises(configs.ConfigError, match=r"^invalid config: \(top level\): 'app' is a required property$"):
         configs.from_dict(raw, environ={})
+
+
+def test_load_applies_the_given_environment_and_not_the_process_one(tmp_path, monkeypatch):
+    path = write(tmp_path, raw_config())
+    monkeypatch.setenv("PPQ_MODEL__EPOCHS", "7")
+    assert configs.load(path, environ={"PPQ_MODEL__EPOCHS": "9"}).model.epochs == 9
+    assert configs.load(path, environ={}).model.epochs == raw_config()["model"]["epochs"]
