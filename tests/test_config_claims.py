@@ -116,7 +116,7 @@ def test_every_error_is_listed_in_key_order():
 def test_cross_key_rules_name_the_key(mutate, message):
     raw = raw_config()
     mutate(raw)
-    with pytest.raises(configs.ConfigError, match=message.replace(".", r"\.")):
+    with pytest.raises(configs.ConfigError, match="^" + message.replace(".", r"\.")):
         configs.from_dict(raw, environ={})
 
 
