@@ -162,3 +162,8 @@ def test_load_applies_the_given_environment_and_not_the_process_one(tmp_path, mo
     monkeypatch.setenv("PPQ_MODEL__EPOCHS", "7")
     assert configs.load(path, environ={"PPQ_MODEL__EPOCHS": "9"}).model.epochs == 9
     assert configs.load(path, environ={}).model.epochs == raw_config()["model"]["epochs"]
+
+
+def test_a_config_from_a_mapping_names_config_json_beside_its_base_folder(tmp_path):
+    assert configs.from_dict(raw_config(), environ={}).path == ROOT / "config.json"
+    assert configs.from_dict(raw_config(), base_dir=tmp_path, environ={}).path == tmp_path / "config.json"
