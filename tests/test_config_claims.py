@@ -104,6 +104,7 @@ def test_every_error_is_listed_in_key_order():
     raw["data"]["chunk_rows"] = "x"
     message = str(pytest.raises(configs.ConfigError, configs.from_dict, raw, environ={}).value)
     assert message.index("data.chunk_rows") < message.index("model.epochs") and message.count(";") == 1
+    assert "'integer'; model.epochs" in message
 
 
 @pytest.mark.parametrize("mutate, message", [
@@ -115,7 +116,7 @@ def test_every_error_is_listed_in_key_order():
 def test_cross_key_rules_name_the_key(mutate, message):
     raw = raw_config()
     mutate(raw)
-    with pytest.raises(configs.ConfigError, match=message.replace(".", r"\.")):
+    with pytest.raises(configs.ConfigError, match="^" + message.replace(".", r"\.")):
         configs.from_dict(raw, environ={})
 
 
@@ -154,3 +155,15 @@ def test_a_missing_section_is_named_at_the_top_level():
     del raw["app"]
     with pytest.raises(configs.ConfigError, match=r"^invalid config: \(top level\): 'app' is a required property$"):
         configs.from_dict(raw, environ={})
+
+
+def test_load_applies_the_given_environment_and_not_the_process_one(tmp_path, monkeypatch):
+    path = write(tmp_path, raw_config())
+    monkeypatch.setenv("PPQ_MODEL__EPOCHS", "7")
+    assert configs.load(path, environ={"PPQ_MODEL__EPOCHS": "9"}).model.epochs == 9
+    assert configs.load(path, environ={}).model.epochs == raw_config()["model"]["epochs"]
+
+
+def test_a_config_from_a_mapping_names_config_json_beside_its_base_folder(tmp_path):
+    assert configs.from_dict(raw_config(), environ={}).path == ROOT / "config.json"
+    assert configs.from_dict(raw_config(), base_dir=tmp_path, environ={}).path == tmp_path / "config.json"
