@@ -30,17 +30,6 @@ def run_app() -> AppTest:
     return AppTest.from_file(APP, default_timeout=60).run()
 
 
-def test_question_gets_label_probability_and_confidence_bar(app_env):
-    app = run_app()
-    assert "answering: version" in app.sidebar.success[0].value
-    app.text_area(key="question").input("Does this tent come with a footprint?")
-    app.button(key="predict").click().run()
-    assert not app.exception
-    assert app.subheader[0].value.startswith(("Prediction: Pre", "Prediction: Post"))
-    assert 0.0 <= float(app.metric[0].value) <= 1.0
-    assert "confidence" in app.get("progress")[0].proto.text
-
-
 def test_sidebar_shows_the_servers_request_rate_and_p50_latency(app_env):
     app = run_app()
     assert "Load since the server started:" in app.sidebar.caption[0].value
@@ -71,13 +60,6 @@ def test_server_down_shows_a_message_and_a_retry(tmp_path, monkeypatch, model_se
     app.button(key="predict").click().run()
     assert not app.exception and "is not answering" in app.error[0].value
     assert any(b.label == "Retry" for b in app.button)
-
-
-def test_model_tab_shows_version_signature_and_metrics(app_env, model_server):
-    app = run_app()
-    texts = " ".join(m.value for m in app.markdown)
-    assert f"version **{model_server.manager.current.version}**" in texts and "serving_default" in texts
-    assert app.get("arrow_vega_lite_chart") or app.get("vega_lite_chart")
 
 
 def _table_with(app: AppTest, column: str):

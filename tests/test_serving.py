@@ -4,7 +4,6 @@ import dataclasses
 import http.client
 import json
 import re
-import shutil
 import threading
 import time
 
@@ -124,62 +123,12 @@ def test_client_refuses_empty_and_overlong_questions_before_calling(model_server
             assert info.value.kind == "invalid_argument"
 
 
-@pytest.mark.parametrize("transport", ["grpc", "rest"])
 def test_server_down_is_reported_as_unavailable_after_retries(transport):
     client = ModelClient("127.0.0.1", "prepost", grpc_port=1, rest_port=1, transport=transport, timeout=1,
                          retries=2, backoff=0.01)
     with pytest.raises(ServingClientError) as info:
         client.predict(["hello?"])
     assert info.value.kind == "unavailable" and "3 tries" in str(info.value)
-
-
-def test_hot_reload_serves_a_new_version_without_failed_requests(pipeline_run, tmp_path):
-    source_base = pipeline_run["config"].serving.model_base_path
-    version = LoadedModel.load(source_base).version
-    base = tmp_path / "models" / "prepost"
-    shutil.copytree(source_base / str(version), base / str(version))
-    server = ModelServer("prepost", base, "127.0.0.1", 0, 0, poll_seconds=0.5)
-    server.start()
-    failures, versions, stop = [], [], threading.Event()
-
-    def hammer() -> None:
-        with client_for(server) as client:
-            while not stop.is_set():
-                try:
-                    versions.append(client.predict(["is it waterproof?"])[0].model_version)
-                except ServingClientError as error:
-                    failures.append(error)
-    worker = threading.Thread(target=hammer)
-    worker.start()
-    try:
-        time.sleep(1)
-        staging = tmp_path / "staging"
-        shutil.copytree(source_base / str(version), staging)
-        staging.rename(base / str(version + 1))  # a complete version appears at once
-        pushed = time.monotonic()
-        while server.manager.current.version != version + 1 and time.monotonic() - pushed < 60:
-            time.sleep(0.1)
-        broken = base / str(version + 2)
-        broken.mkdir()
-        (broken / "saved_model.pb").write_bytes(b"not a SavedModel")
-        time.sleep(2)
-        served_while_broken = server.manager.current.version
-        statuses = client_for(server).status()
-        # The broken version's files are completed later: it is tried again and served.
-        shutil.copytree(source_base / str(version) / "variables", broken / "variables")
-        shutil.copytree(source_base / str(version) / "assets", broken / "assets")
-        shutil.copy(source_base / str(version) / "saved_model.pb", broken / "saved_model.pb")  # last, as the Pusher
-        fixed = time.monotonic()
-        while server.manager.current.version != version + 2 and time.monotonic() - fixed < 60:
-            time.sleep(0.1)
-    finally:
-        stop.set()
-        worker.join()
-        server.stop(grace=1)
-    assert not failures and versions[0] == version and version + 1 in versions
-    assert served_while_broken == version + 1  # the broken version is not served
-    assert {s["version"]: s["state"] for s in statuses} == {str(version + 1): "AVAILABLE", str(version + 2): "END"}
-    assert server.manager.current.version == version + 2 and versions[-1] == version + 2
 
 
 def test_concurrent_callers_get_their_own_answers_including_a_request_split_across_batches(model_server):
