@@ -160,7 +160,6 @@ class KubernetesConfig:
     serving_resources: dict[str, dict[str, str]]
     app_replicas: int
     app_resources: dict[str, dict[str, str]]
-    prometheus_path: str
     manifests_dir: Path
 
 
