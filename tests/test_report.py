@@ -203,7 +203,7 @@ def test_predict_explain_on_the_command_line(model_server, tmp_path, capsys):
     assert cli.main(["--config", str(config), "predict", "--explain", "Where do I buy a new filter for mine?"]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert answer["predicted_label"] in features.LABEL_VALUES
-    assert [w["word"] for w in answer["word_effects"]].count("filter") == 1 and len(answer["word_effects"]) == 8
+    assert [w["word"] for w in answer["word_effects"]].count("filter") == 1 and len(answer["word_effects"]) == 9
     effects = [abs(w["effect_on_p_post"]) for w in answer["word_effects"]]
     assert effects == sorted(effects, reverse=True)
 
