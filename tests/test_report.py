@@ -126,7 +126,7 @@ def test_report_has_a_row_per_slice_and_slices_partition_the_eval_split(evaluati
         assert len(rows) >= 2 and set(rows["value"]) <= allowed
         assert rows["example_count"].sum() == overall
     metrics = _section(page, "metrics")
-    assert metrics.count("<tr>") >= 1 + len(slices)  # header + one row per slice (then the test-split table)
+    assert metrics.count("<tr>") == len(slices) + 2  # body rows: one per slice, then the two models on the test split
     baseline = evaluation_report["data"].baseline_slices
     assert (baseline.merge(slices, on=["slice", "value"])["examples"] == baseline.merge(
         slices, on=["slice", "value"])["example_count"]).all()
@@ -148,7 +148,7 @@ def test_report_history_has_one_row_per_pipeline_run(evaluation_report):
     runs = _count_runs(config.pipeline.metadata_path)
     assert len(data.history) == runs >= 1
     history = _section(evaluation_report["path"].read_text(encoding="utf-8"), "history")
-    assert history.count("<tr>") == 1 + runs
+    assert history.count("<tr>") == runs  # body rows (pandas writes the header row as <tr style=...>)
     assert data.history.iloc[-1]["rows"] == sum(data.splits["rows"])
 
 
@@ -203,7 +203,7 @@ def test_predict_explain_on_the_command_line(model_server, tmp_path, capsys):
     assert cli.main(["--config", str(config), "predict", "--explain", "Where do I buy a new filter for mine?"]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert answer["predicted_label"] in features.LABEL_VALUES
-    assert [w["word"] for w in answer["word_effects"]].count("filter") == 1 and len(answer["word_effects"]) == 8
+    assert [w["word"] for w in answer["word_effects"]].count("filter") == 1 and len(answer["word_effects"]) == 9
     effects = [abs(w["effect_on_p_post"]) for w in answer["word_effects"]]
     assert effects == sorted(effects, reverse=True)
 
