@@ -70,3 +70,11 @@ def test_a_malformed_check_set_is_refused_with_the_problem_named(tmp_path, conte
 def test_a_folder_without_a_saved_model_is_refused(tmp_path):
     with pytest.raises(check_set.CheckSetError, match="no SavedModel"):
         check_set.score_saved_model(tmp_path)
+
+
+def test_every_pipeline_run_scores_the_pushed_model_on_the_check_set(pipeline_run):
+    summary = pipeline_run["summary"]
+    check = summary["check_set"]
+    assert check["examples"] == len(check_set.read_check_set())
+    assert 0 <= check["accuracy"] <= 1 and 0 <= check["auc"] <= 1
+    assert check["model_version"] == int(Path(summary["pushed_model_dir"]).name)
