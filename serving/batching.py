@@ -82,6 +82,12 @@ class _Request:
         self.signal = threading.Lock()
         self.signal.acquire()  # released once per wake-up: to lead, or when done
 
+    def wake(self) -> None:
+        """Wake the request's thread (the batcher's lock held). A wake-up it has not yet taken stands: its
+        thread may have seen the new state without sleeping, and then finds the signal open once, harmlessly."""
+        if self.signal.locked():
+            self.signal.release()
+
     def result(self) -> dict[str, np.ndarray]:
         if self.error is not None:
             raise self.error
@@ -229,7 +235,7 @@ class Batcher:
                 request.pending -= 1
                 if request.pending == 0 and request.state is _State.WAITING:
                     request.state = _State.DONE
-                    request.signal.release()
+                    request.wake()
 
     def _hand_off(self) -> None:
         """With a slot free and rows queued, wake the oldest waiting request to lead (lock held)."""
@@ -242,4 +248,4 @@ class Batcher:
             if request.state is _State.WAITING:
                 self._running += 1
                 request.state = _State.LEADING
-                request.signal.release()
+                request.wake()

@@ -187,3 +187,25 @@ def test_empty_and_misshapen_inputs():
     with pytest.raises(ServingError) as info:
         batcher.run(signature, {"question": np.array([[b"a", b"b"]], dtype=object)})
     assert info.value.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_many_callers_in_a_loop_all_finish_with_their_own_rows(threads):
+    """Hand-offs of the lead between many callers, repeated: nobody hangs, nobody gets another's rows."""
+    model = Model()
+    batcher, signature = Batcher(Params(max_batch_size=2, num_batch_threads=threads), None), model.signature()
+    wrong, done = [], []
+
+    def caller(index: int) -> None:
+        for round_index in range(5):
+            sent = questions(index * 10 + round_index, 1 + (index + round_index) % 4)
+            got = batcher.run(signature, {"question": sent})["upper"]
+            if list(got) != [q.upper() for q in sent]:
+                wrong.append(index)
+        done.append(index)
+    callers = [threading.Thread(target=caller, args=(i,), daemon=True) for i in range(48)]
+    for thread in callers:
+        thread.start()
+    for thread in callers:
+        thread.join(60)
+    assert sorted(done) == list(range(48)) and not wrong
