@@ -166,6 +166,11 @@ def model_tab(client: ModelClient, summary_path: Path) -> None:
     if "tfx_model" in test:
         st.write("Test split AUC: TFX model **{:.4f}** vs TF-IDF + logistic regression **{:.4f}**".format(
             test["tfx_model"]["auc"], test["tfidf_logistic_regression"]["auc"]))
+    check = summary.get("check_set")
+    if check and "tfx_model" in test:
+        st.write(f"Hand-written check set ({check['examples']} questions): accuracy **{check['accuracy']:.4f}**, "
+                 f"AUC **{check['auc']:.4f}**; test split: accuracy **{test['tfx_model']['accuracy']:.4f}**, "
+                 f"AUC **{test['tfx_model']['auc']:.4f}**")
 
 
 @st.cache_data

@@ -84,6 +84,8 @@ def test_model_tab_charts_the_evaluators_numbers(app_env, pipeline_run, model_se
     assert sorted(np.round(numbers, 6)) == sorted(np.round(expected, 6)), data
     test = pipeline_run["summary"]["test_split"]
     assert f"TFX model **{test['tfx_model']['auc']:.4f}**" in texts
+    check = pipeline_run["summary"]["check_set"]
+    assert f"check set ({check['examples']} questions): accuracy **{check['accuracy']:.4f}**" in texts
 
 
 def test_batch_tab_scores_an_uploaded_csv_shows_a_table_and_offers_the_download(app_env, model_server,
