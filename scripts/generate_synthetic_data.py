@@ -27,6 +27,8 @@ import io
 import random
 from pathlib import Path
 
+from pipeline.configs import PROJECT_ROOT
+
 REAL_PRE_SHARE = 0.577  # the public dataset: 232,492 rows, 57.7% Pre
 LABELS = ("Pre", "Post")
 REDRAWS = 3  # tries at a question not yet written before a repeat is kept
@@ -1152,7 +1154,7 @@ def main() -> None:
     parser.add_argument("--pre-share", type=float, default=REAL_PRE_SHARE, help="share of Pre labels (default 0.577)")
     parser.add_argument("--ambiguous-share", type=float, default=0.15)
     parser.add_argument("--flip-share", type=float, default=0.04)
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "data" / "PrePostQuestions.csv.gz")
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "data" / "PrePostQuestions.csv.gz")
     args = parser.parse_args()
     if args.rows < 1:
         parser.error(f"--rows must be at least 1, got {args.rows}")

@@ -18,7 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from pipeline.configs import PROJECT_ROOT as ROOT
+
 TARGET = 0.85
 # The module, then the tests that exercise it without a pipeline run or a model server.
 MODULES: dict[str, list[str]] = {

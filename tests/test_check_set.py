@@ -9,8 +9,8 @@ import tensorflow as tf
 import features
 import signatures
 from evaluation import check_set
+from pipeline.configs import PROJECT_ROOT as ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 OWNER_WORDS = "broke|stopped|wont|missing|reset|clean|return|warranty|light"
 
 

@@ -1,13 +1,11 @@
 """The real TensorFlow Serving container batches and exports metrics as config.json says, like the local server."""
 
-from pathlib import Path
 
 import yaml
 
 from pipeline import configs
+from pipeline.configs import PROJECT_ROOT as ROOT
 from serving import metrics, tf_serving_config
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_committed_batching_and_monitoring_files_are_rendered_from_config_json():
