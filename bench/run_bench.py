@@ -29,14 +29,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
-from ml_metadata import metadata_store  # noqa: E402
-from ml_metadata.proto import metadata_store_pb2  # noqa: E402
 
 import features  # noqa: E402
 from bench.scale_data import write_scaled_csv  # noqa: E402
 from bench.serving_bench import format_table, run_serving_bench  # noqa: E402
 from dataprep import splits  # noqa: E402
 from pipeline import configs  # noqa: E402
+from reporting import run_artifacts  # noqa: E402
 from reporting.baseline import tfidf_baseline  # noqa: E402
 from reporting.metrics import classification_metrics  # noqa: E402
 
@@ -125,14 +124,11 @@ def run_child(command: list[str], env: dict[str, str]) -> dict[str, Any]:
 
 
 def component_seconds(metadata_path: Path) -> dict[str, float]:
-    """Wall time of each component execution, from ML Metadata's create and last-update times."""
-    connection = metadata_store_pb2.ConnectionConfig()
-    connection.sqlite.filename_uri = str(metadata_path)
-    store = metadata_store.MetadataStore(connection)
-    types = {t.id: t.name for t in store.get_execution_types()}
+    """Wall time of each component (by its id in the pipeline), from ML Metadata's create and last-update times."""
+    store = run_artifacts.open_store(metadata_path)
     times: dict[str, float] = {}
     for execution in store.get_executions():
-        name = types[execution.type_id].split(".")[-1]
+        name = run_artifacts.node_id(store, execution.id)
         seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000
         times[name] = times.get(name, 0.0) + seconds
     return times

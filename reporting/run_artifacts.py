@@ -103,7 +103,7 @@ def open_store(metadata_path: Path) -> metadata_store.MetadataStore:
     return metadata_store.MetadataStore(connection)
 
 
-def _node_id(store: metadata_store.MetadataStore, execution_id: int) -> str:
+def node_id(store: metadata_store.MetadataStore, execution_id: int) -> str:
     """The component id of an execution, from its node context (named ``<pipeline>.<node id>``)."""
     node_type = store.get_context_type(NODE_CONTEXT).id
     for context in store.get_contexts_by_execution(execution_id):
@@ -114,7 +114,7 @@ def _node_id(store: metadata_store.MetadataStore, execution_id: int) -> str:
 
 def _read_run(store: metadata_store.MetadataStore, context: metadata_store_pb2.Context) -> PipelineRun:
     executions = store.get_executions_by_context(context.id)
-    nodes = {e.id: _node_id(store, e.id) for e in executions}
+    nodes = {e.id: node_id(store, e.id) for e in executions}
     states = {nodes[e.id]: metadata_store_pb2.Execution.State.Name(e.last_known_state) for e in executions}
     outputs: dict[int, str] = {}
     for event in store.get_events_by_execution_ids(list(nodes)):

@@ -135,7 +135,7 @@ def test_browser_question_gets_an_answer_from_the_server(model_server, evaluatio
             page.goto(f"http://127.0.0.1:{port}", timeout=60_000)
             page.get_by_label("Customer question").fill("My vacuum filter cracked after 2 weeks, where do I get a new one?")
             page.get_by_role("button", name="Predict").click()
-            for text in ("Prediction:", "P(Post)", "model version", "Why this answer"):
+            for text in ("Prediction:", "P(Post)", "confidence", "model version", "Why this answer"):
                 page.get_by_text(text).first.wait_for(timeout=60_000)
             body = page.inner_text("body")
             ARTIFACTS.mkdir(exist_ok=True)

@@ -13,10 +13,8 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
-from dataprep import splits
 from pipeline import configs
 from reporting import summary
 from serving.model_versions import list_versions, remove_incomplete_versions
@@ -25,19 +23,16 @@ from tests.helpers import ROOT, SMALL_OVERRIDES, write_config
 
 
 def degraded_run_config(pipeline_run, tmp_path):
+    """The session's data and blessed model, and a model that barely trains: worse on the same eval split."""
     session = pipeline_run["config"]
-    raw = splits.read_csv_as_text(session.data.source)
-    label = session.data.label_column
-    raw[label] = np.random.default_rng(0).permutation(raw[label].to_numpy())
-    shuffled = tmp_path / "shuffled.csv"
-    raw.to_csv(shuffled, index=False)
     (tmp_path / "metadata").mkdir()
     shutil.copy(session.pipeline.metadata_path, tmp_path / "metadata" / "metadata.db")
     shutil.copytree(session.serving.model_dir, tmp_path / "serving")
     # Absolute bounds at 0: only the change threshold against the blessed baseline can reject the model.
     evaluator = {"min_auc": 0.0, "min_binary_accuracy": 0.0, "max_auc_drop": 0.02}
-    return write_config(tmp_path, {**SMALL_OVERRIDES, "data": {**SMALL_OVERRIDES["data"], "source": str(shuffled)},
-                                   "evaluator": evaluator, "pipeline": {"beam_args": []}})
+    untrained = {**SMALL_OVERRIDES["model"], "learning_rate": 1e-7, "epochs": 1}
+    return write_config(tmp_path, {**SMALL_OVERRIDES, "model": untrained, "evaluator": evaluator,
+                                   "pipeline": {"beam_args": []}})
 
 
 def run_pipeline(config_path, kill_when=None) -> int:

@@ -33,7 +33,7 @@ def test_no_pickle_files_anywhere_in_the_outputs(pipeline_run):
 def test_tfx_models_test_auc_matches_the_pushed_model_on_the_test_split_and_beats_chance(pipeline_run):
     """The summary's test AUC, recomputed here from the test split and the pushed model (not from the report)."""
     config = pipeline_run["config"]
-    test_split = splits.read_split(config.data.prepared_dir, "test")
+    test_split = splits.read_split(pipeline_run["prepared_dir"], "test")
     probabilities, _ = LoadedModel.load(config.serving.model_base_path).predict(test_split["question"].tolist())
     truth = (test_split["label"] == features.POST).to_numpy()
     auc = roc_auc_score(truth, probabilities)

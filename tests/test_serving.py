@@ -123,14 +123,6 @@ def test_client_refuses_empty_and_overlong_questions_before_calling(model_server
             assert info.value.kind == "invalid_argument"
 
 
-def test_server_down_is_reported_as_unavailable_after_retries(transport):
-    client = ModelClient("127.0.0.1", "prepost", grpc_port=1, rest_port=1, transport=transport, timeout=1,
-                         retries=2, backoff=0.01)
-    with pytest.raises(ServingClientError) as info:
-        client.predict(["hello?"])
-    assert info.value.kind == "unavailable" and "3 tries" in str(info.value)
-
-
 def test_concurrent_callers_get_their_own_answers_including_a_request_split_across_batches(model_server):
     """Many gRPC and REST callers at once, each with different questions: every answer matches its own question."""
     max_batch = model_server.runner.max_batch_size

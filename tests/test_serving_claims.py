@@ -118,8 +118,10 @@ def test_client_retries_until_a_late_server_answers_then_sigterm_drains_large_re
             return [f"does the {i}th size fit a {i % 97} cm shelf and the {i % 13} spare parts?" for i in range(n)]
         single = time.monotonic()
         grpc_predict(config, questions(2000))
-        # A batch that takes about 0.5 s here: four of them (answered one at a time) fit the 5 s drain grace.
-        big = questions(int(np.clip(2000 * 0.5 / (time.monotonic() - single), 200, 10_000)))
+        # A batch that takes about 0.5 s here: four of them (answered one at a time) fit the 5 s drain grace,
+        # and together they stay under the batching queue's capacity (max_batch_size x max_enqueued_batches).
+        capacity = config.serving.batching.max_batch_size * config.serving.batching.max_enqueued_batches
+        big = questions(int(np.clip(2000 * 0.5 / (time.monotonic() - single), 200, capacity // 5)))
         with futures.ThreadPoolExecutor(4) as pool:
             calls = [pool.submit(grpc_predict, config, big) for _ in range(3)]
             calls.append(pool.submit(requests.post, rest_url(config, ":predict"), json={"instances": big},
