@@ -17,6 +17,7 @@ import pandas as pd
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis import constants as tfma_constants
 from tensorflow_model_analysis.metrics import metric_specs
+from tensorflow_model_analysis.writers import eval_config_writer
 
 import features
 import preprocessing
@@ -57,12 +58,9 @@ def slice_name(slice_key: tuple) -> tuple[str, str]:
 
 def load_candidate_result(evaluation_uri: str) -> tfma.EvalResult:
     """The evaluated (candidate) model's result; with a baseline, TFMA stores both models side by side."""
-    result = tfma.load_eval_result(evaluation_uri)
-    specs = result.config.model_specs
-    if len(specs) > 1:
-        candidate = next(spec.name for spec in specs if not spec.is_baseline)
-        result = tfma.load_eval_result(evaluation_uri, model_name=candidate)
-    return result
+    specs = eval_config_writer.load_eval_run(evaluation_uri)[0].model_specs  # the config TFMA wrote beside them
+    candidate = next(spec.name for spec in specs if not spec.is_baseline) if len(specs) > 1 else None
+    return tfma.load_eval_result(evaluation_uri, model_name=candidate)
 
 
 def _number(value: dict[str, Any]) -> float | None:

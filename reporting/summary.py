@@ -26,7 +26,7 @@ from dataprep import splits
 from evaluation import check_set
 from pipeline.configs import PREDICTIONS_FILE, SUMMARY_FILE
 from pipeline.files import write_atomically
-from reporting import run_artifacts
+from reporting import evaluation, run_artifacts
 from reporting.baseline import tfidf_baseline
 from reporting.metrics import classification_metrics
 
@@ -69,8 +69,8 @@ def read_predictions(predictions_uri: str) -> pd.DataFrame:
 
 
 def evaluator_metrics(evaluation_uri: str) -> dict[str, Any]:
-    """Overall-slice metrics TFMA computed on the eval split, and whether validation passed."""
-    result = tfma.load_eval_result(evaluation_uri)
+    """Overall-slice metrics TFMA computed on the eval split (the candidate's, not the baseline's), and the verdict."""
+    result = evaluation.load_candidate_result(evaluation_uri)
     overall = next(m for key, m in result.slicing_metrics if not key)
     metrics = {}
     for name, value in overall.get("", {}).get("", {}).items():

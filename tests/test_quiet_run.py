@@ -1,5 +1,6 @@
 """The default run prints a screenful: a line per component; the libraries' output goes to a log file."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -18,9 +19,16 @@ RERUN = ["latest_blessed_model_resolver", "Evaluator", "Pusher", "BatchScoring"]
 
 
 def test_a_rerun_prints_one_line_per_component_and_logs_the_rest(pipeline_run, small_config_path, tmp_path):
-    """On a copy of the session's run (its ML Metadata store included), so the session's own run stays as it was."""
+    """With a copy of the session's ML Metadata store, so the session's own run history stays as it was.
+
+    The pipeline root stays the session's: TFX keys the Transform and Trainer caches on where it packaged their
+    module files, which is under the pipeline root.
+    """
     run_dir = tmp_path / "run"
     shutil.copytree(small_config_path.parent, run_dir)
+    raw = json.loads((run_dir / "config.json").read_text())
+    raw["pipeline"]["root"] = str(pipeline_run["config"].pipeline.root)
+    (run_dir / "config.json").write_text(json.dumps(raw))
     env = {k: v for k, v in os.environ.items() if k != run_log.VERBOSE_ENV}
     result = subprocess.run([sys.executable, "-m", "pipeline.cli", "--config", str(run_dir / "config.json"), "pipeline"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
