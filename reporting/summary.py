@@ -70,13 +70,7 @@ def read_predictions(predictions_uri: str) -> pd.DataFrame:
 
 def evaluator_metrics(evaluation_uri: str) -> dict[str, Any]:
     """Overall-slice metrics TFMA computed on the eval split (the candidate's, not the baseline's), and the verdict."""
-    result = evaluation.load_candidate_result(evaluation_uri)
-    overall = next(m for key, m in result.slicing_metrics if not key)
-    metrics = {}
-    for name, value in overall.get("", {}).get("", {}).items():
-        number = value.get("doubleValue", value.get("boundedValue", {}).get("value"))
-        if number is not None:
-            metrics[name] = float(number)
+    metrics = evaluation.overall_metrics(evaluation.load_candidate_result(evaluation_uri))
     validation = tfma.load_validation_result(evaluation_uri)
     return {"metrics": metrics, "validation_ok": bool(validation.validation_ok)}
 
