@@ -17,8 +17,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ml_metadata import metadata_store
-from ml_metadata.proto import metadata_store_pb2
 from tfx.components.example_gen.csv_example_gen import executor as csv_executor
 from tfx.dsl.component.experimental.annotations import OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
@@ -123,20 +121,3 @@ class SplitsExampleGen(base_beam_component.BaseBeamComponent):
         ))
 
 
-def latest_prepared_splits(metadata_path: Path) -> tuple[Path, dict[str, Any]]:
-    """The folder and manifest of the newest PreparedSplits a local run recorded in ML Metadata."""
-    if not metadata_path.is_file():
-        raise preparation.DataError(f"no ML Metadata store at {metadata_path}: run the pipeline first")
-    connection = metadata_store_pb2.ConnectionConfig()
-    connection.sqlite.filename_uri = str(metadata_path)
-    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-    store = metadata_store.MetadataStore(connection)
-    live = [a for a in store.get_artifacts_by_type(PreparedSplits.TYPE_NAME)
-            if a.state == metadata_store_pb2.Artifact.LIVE]
-    if not live:
-        raise preparation.DataError(f"the pipeline in {metadata_path} has not prepared data yet: run it first")
-    folder = Path(max(live, key=lambda a: a.id).uri)
-    manifest = splits.read_manifest(folder)
-    if manifest is None:
-        raise preparation.DataError(f"the prepared splits recorded in ML Metadata are gone: {folder}")
-    return folder, manifest

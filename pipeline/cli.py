@@ -24,7 +24,7 @@ def cmd_prepare(config: configs.Config, args: argparse.Namespace) -> None:
 
 def cmd_run(config: configs.Config, args: argparse.Namespace) -> None:
     """Run the pipeline (data preparation is its first step), export predictions and the metrics summary."""
-    from components.data_preparation import latest_prepared_splits
+    from reporting.run_artifacts import latest_prepared_splits
     print(f"pipeline: {config.pipeline.name} from {config.data.source}")
     seconds = _run_pipeline(config, run_log.is_verbose(args.verbose))
     print(f"pipeline: finished in {seconds:.0f} s")
@@ -53,8 +53,8 @@ def cmd_report(config: configs.Config, args: argparse.Namespace) -> None:
 
 
 def _report(config: configs.Config, extra: dict) -> None:
-    from components.data_preparation import latest_prepared_splits
     from reporting import summary
+    from reporting.run_artifacts import latest_prepared_splits
     prepared_dir, _ = latest_prepared_splits(config.pipeline.metadata_path)
     report = summary.write_report(config.pipeline.metadata_path, prepared_dir,
                                   config.pipeline.output_dir, config.data.random_seed, extra)
@@ -84,9 +84,9 @@ def cmd_infer(config: configs.Config, args: argparse.Namespace) -> None:
     without Beam's start-up (docs/performance.md has the figures).
     """
     import features
-    from components.data_preparation import latest_prepared_splits
     from dataprep import splits
     from pipeline.files import write_atomically
+    from reporting.run_artifacts import latest_prepared_splits
     from serving.model_versions import LoadedModel
     if args.input:
         source = Path(args.input)

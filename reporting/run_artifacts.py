@@ -17,6 +17,8 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from components.batch_scoring import SCORED_PROPERTY
+from components.data_preparation import PREPARED_KEY
+from dataprep import splits
 
 PIPELINE_RUN_CONTEXT = "pipeline_run"
 NODE_CONTEXT = "node"
@@ -24,6 +26,7 @@ _OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECL
 _FINISHED = ("COMPLETE", "CACHED")
 
 # Outputs a report reads, as "<node id>/<output key>" (the pipeline's component ids and TFX's output names).
+PREPARED_SPLITS = f"DataPreparation/{PREPARED_KEY}"
 EXAMPLES = "CsvExampleGen/examples"
 STATISTICS = "StatisticsGen/statistics"
 SCHEMA = "SchemaGen/schema"
@@ -136,3 +139,19 @@ def latest_run(store: metadata_store.MetadataStore) -> PipelineRun:
     if not contexts:
         raise MetadataError("the ML Metadata store holds no pipeline run yet: run the pipeline first")
     return _read_run(store, max(contexts, key=lambda c: (c.create_time_since_epoch, c.id)))
+
+
+def latest_prepared_splits(metadata_path: Path) -> tuple[Path, dict]:
+    """The folder and manifest of the splits the latest run prepared (or reused from the cache).
+
+    Taken from that run's DataPreparation output, not the newest split artifact of any run, so a report
+    describes the data of the run it reports on.
+    """
+    run = latest_run(open_store(metadata_path))
+    uri = run.uri(PREPARED_SPLITS)
+    if uri is None:
+        raise MetadataError(f"the latest pipeline run ({run.run_id}) stopped before preparing data: run it again")
+    manifest = splits.read_manifest(Path(uri))
+    if manifest is None:
+        raise MetadataError(f"the prepared splits recorded in ML Metadata are gone: {uri}")
+    return Path(uri), manifest

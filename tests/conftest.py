@@ -22,9 +22,9 @@ def small_config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def pipeline_run(small_config_path: Path) -> dict:
     """Run the real pipeline once, from the raw CSV, and write the report; shared by all e2e tests."""
-    from components.data_preparation import latest_prepared_splits
     from pipeline import local_runner
     from reporting import summary
+    from reporting.run_artifacts import latest_prepared_splits
     config = configs.load(small_config_path, environ={})
     seconds = local_runner.run(config)
     prepared_dir, manifest = latest_prepared_splits(config.pipeline.metadata_path)
