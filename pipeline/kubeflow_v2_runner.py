@@ -25,7 +25,7 @@ def compile_pipeline(config: Config) -> tuple[Path, Path]:
         pipeline_root=kubeflow.pipeline_root,
         data_source=kubeflow.raw_data_uri(config.data.source),
         serving_model_dir=f"{kubeflow.serving_dir.rstrip('/')}/{config.serving.model_name}",
-        **pipeline.arguments_from_config(config, None),  # code comes from the image
+        **pipeline.arguments_from_config(config),  # the image has the code the import paths name
     )
     runner_config = tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=kubeflow.image)
     for target in (kubeflow.package_file, kubeflow.output_file):  # TFX writes YAML for a .yaml name

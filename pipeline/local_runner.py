@@ -7,7 +7,7 @@ import time
 from absl import logging
 
 from dataprep import preparation
-from pipeline import beam_dependencies, configs, pipeline
+from pipeline import beam_dependencies, pipeline
 from pipeline import tfx_api as tfx
 from pipeline.configs import Config
 from serving import model_versions
@@ -16,7 +16,7 @@ from serving import model_versions
 def build(config: Config) -> tfx.dsl.Pipeline:
     """The local pipeline, from the raw CSV (data.source) to the pushed model."""
     config.pipeline.metadata_path.parent.mkdir(parents=True, exist_ok=True)
-    arguments = pipeline.arguments_from_config(config, str(configs.PROJECT_ROOT))
+    arguments = pipeline.arguments_from_config(config)
     arguments["beam_pipeline_args"] = beam_dependencies.with_cached_tfx_package(arguments["beam_pipeline_args"])
     return pipeline.create_pipeline(
         pipeline_root=str(config.pipeline.root),

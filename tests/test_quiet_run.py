@@ -21,8 +21,8 @@ RERUN = ["latest_blessed_model_resolver", "Evaluator", "Pusher", "BatchScoring"]
 def test_a_rerun_prints_one_line_per_component_and_logs_the_rest(pipeline_run, small_config_path, tmp_path):
     """With a copy of the session's ML Metadata store, so the session's own run history stays as it was.
 
-    The pipeline root stays the session's: TFX keys the Transform and Trainer caches on where it packaged their
-    module files, which is under the pipeline root.
+    The pipeline root stays the session's, so the components reused from the cache point at outputs that
+    are still there.
     """
     run_dir = tmp_path / "run"
     shutil.copytree(small_config_path.parent, run_dir)

@@ -1,0 +1,47 @@
+"""The pipeline definition without a run: what the Transform and Trainer are given, and what keys their cache."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from pipeline import configs, local_runner, pipeline
+from tests.helpers import ROOT, SMALL_OVERRIDES, write_config
+
+
+def _user_configs(tmp_path) -> dict[str, dict]:
+    """The custom_config the locally built pipeline gives its Transform and its Trainer."""
+    config = configs.load(write_config(tmp_path, SMALL_OVERRIDES), environ={})
+    built = local_runner.build(config)
+    return {node.id: json.loads(node.exec_properties["custom_config"]) for node in built.components
+            if node.id in ("Transform", "Trainer")}
+
+
+def test_transform_and_trainer_run_imported_code_keyed_by_its_source(tmp_path, monkeypatch):
+    """Import paths, not packaged module files; editing any module they import changes their cache key."""
+    code = tmp_path / "code"
+    code.mkdir()
+    for name in pipeline.USER_CODE_MODULES:
+        shutil.copy2(ROOT / f"{name}.py", code / f"{name}.py")
+    monkeypatch.setattr(pipeline, "PROJECT_ROOT", code)
+    before = _user_configs(tmp_path)
+    assert before["Transform"] == before["Trainer"]
+
+    changed = {}
+    for name in pipeline.USER_CODE_MODULES:
+        original = (code / f"{name}.py").read_text()
+        (code / f"{name}.py").write_text(original + "\n# an edit\n")
+        changed[name] = _user_configs(tmp_path)["Trainer"]
+        (code / f"{name}.py").write_text(original)
+    versions = {name: c.pop("code_version") for name, c in changed.items()}
+    unchanged = before["Trainer"].pop("code_version")
+    assert len(set(versions.values()) | {unchanged}) == len(pipeline.USER_CODE_MODULES) + 1, versions
+    assert all(c == before["Trainer"] for c in changed.values())  # only the code version moved
+    assert _user_configs(tmp_path)["Trainer"]["code_version"] == unchanged  # and it is stable
+
+
+def test_no_component_is_given_a_module_file():
+    """TFX packages a module file into a wheel and pip-installs it in each executor; import paths need neither."""
+    config = configs.load(ROOT / "config.json", environ={})
+    arguments = pipeline.arguments_from_config(config)
+    assert (arguments["preprocessing_fn"], arguments["run_fn"]) == ("preprocessing.preprocessing_fn", "trainer.run_fn")
