@@ -94,14 +94,16 @@ def first_person(words: tf.RaggedTensor) -> tf.Tensor:
     return tf.where(tf.reduce_any(matches, axis=1), "yes", "no")
 
 
-def slice_features(words: tf.RaggedTensor) -> dict[str, tf.Tensor]:
+def slice_features(questions: tf.Tensor) -> dict[str, tf.Tensor]:
     """Features only TFMA's slicing specs read (through the transform_features signature), not the model."""
+    words = tokenize(questions)
     return {features.QUESTION_LENGTH_BUCKET: length_bucket(words), features.FIRST_PERSON: first_person(words)}
 
 
 def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> dict[str, tf.Tensor]:
     """Question -> token ids and, where enabled, hashed words and word pairs and letter n-grams; label -> 0/1."""
-    words = tokenize(_as_vector(inputs[features.QUESTION]))
+    questions = _as_vector(inputs[features.QUESTION])
+    words = tokenize(questions)
     ids = tft.compute_and_apply_vocabulary(
         words, top_k=custom_config["vocab_size"], num_oov_buckets=1, vocab_filename=VOCABULARY_NAME)
     sequence_length = custom_config["sequence_length"]
@@ -113,7 +115,7 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> d
     if custom_config.get("ngram_buckets", 0) > 0:
         grams = hashed_ngrams(words, tuple(custom_config["ngram_widths"]), custom_config["ngram_buckets"])
         outputs[features.transformed_name(features.QUESTION_NGRAMS)] = pad_to_length(grams, custom_config["ngram_length"])
-    outputs.update(slice_features(words))
+    outputs.update(slice_features(questions))
     if features.LABEL in inputs:
         is_post = tf.equal(tf.strings.strip(_as_vector(inputs[features.LABEL])), features.POST)
         outputs[features.transformed_name(features.LABEL)] = tf.cast(is_post, tf.int64)

@@ -56,6 +56,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "3-grams + wide": {**LETTERS_3, **SHORT, **WIDE},
     "words + wide": {**NO_LETTERS, **SHORT, **WIDE},
     "words + wide, batch 128": {**NO_LETTERS, **SHORT, **WIDE, "batch_size": 128},
+    "words + wide, scale 30": {**NO_LETTERS, **SHORT, **WIDE, "wide_scale": 30.0},
+    "words + wide, hidden 128": {**NO_LETTERS, **SHORT, **WIDE, "hidden_units": 128},
+    "words + wide, 3 epochs": {**NO_LETTERS, **SHORT, **WIDE, "epochs": 3},
 }
 
 
