@@ -40,7 +40,7 @@ def without_slice_features(transformed: dict[str, tf.Tensor], label: tf.Tensor) 
 
 
 def build_model(hp: dict[str, Any]) -> tf.keras.Model:
-    """Token ids (and hashed word-pair and letter n-gram ids) -> P(Post).
+    """Token ids (and, where enabled, hashed word and word-pair ids and letter n-gram ids) -> P(Post).
 
     The deep branch sees the question three ways: the average of its word
     embeddings (what words it uses), a max-pooled 3-word convolution (short
@@ -51,8 +51,8 @@ def build_model(hp: dict[str, Any]) -> tf.keras.Model:
     ``wide_buckets`` is above 0, a wide branch adds to its logit one learned
     weight per hashed word and word pair (their mean, times ``wide_scale``):
     the linear bag of words and word pairs that TF-IDF + logistic regression
-    is, which holds on to single telling words ('snapped', 'peeling') that
-    the deep branch, trained briefly and with heavy dropout, weighs less.
+    is. A mean of about 20 small weights barely moves the logit, so
+    ``wide_scale`` sets how far the wide branch can move it in a few epochs.
     """
     ids = tf.keras.Input(shape=(hp["sequence_length"],), dtype=tf.int64, name=QUESTION_XF)
     embedded = tf.keras.layers.Embedding(hp["vocab_size"] + 2, hp["embedding_dim"], name="embedding")(ids)
