@@ -7,7 +7,8 @@ the same token ids at training time and at serving time (no skew).
 
 Token ids: 0 = padding, 1..vocab_size = vocabulary (most frequent first),
 vocab_size + 1 = out of vocabulary. Letter n-gram ids (when ``ngram_buckets``
-is above 0): 0 = padding, 1..ngram_buckets = hash buckets.
+is above 0) and word / word-pair ids of the wide branch (when ``wide_buckets``
+is above 0): 0 = padding, 1..buckets = hash buckets.
 """
 
 from __future__ import annotations
@@ -40,60 +41,79 @@ def clean_text(questions: tf.Tensor) -> tf.Tensor:
     return tf.strings.regex_replace(lowered, r"[^\p{L}\p{N}']+", " ")
 
 
-def tokenize(questions: tf.Tensor) -> tf.SparseTensor:
-    return tf.strings.split(clean_text(questions)).to_sparse()
+def tokenize(questions: tf.Tensor) -> tf.RaggedTensor:
+    """The cleaned words of each question, [batch, (words)]: split once, shared by every feature below."""
+    return tf.strings.split(clean_text(questions))
 
 
-def hashed_ngrams(questions: tf.Tensor, widths: tuple[int, ...], buckets: int) -> tf.SparseTensor:
+def hashed_ngrams(words: tf.RaggedTensor, widths: tuple[int, ...], buckets: int) -> tf.RaggedTensor:
     """Each word's letter n-grams ('<fits>' -> '<fi', 'fit', 'its', 'ts>' for width 3), hashed to 0..buckets-1.
 
     A misspelt or unseen word ('stoped', 'descaling') still shares most of its
     n-grams with words the model has seen, which the word vocabulary cannot do.
     Hashing needs no vocabulary, so this adds no analyzer pass to Transform.
     """
-    words = tf.strings.split(clean_text(questions))
     letters = tf.strings.unicode_split(tf.strings.join(["<", words, ">"]), "UTF-8")
     grams = tf.concat([tf.strings.ngrams(letters, width, separator="") for width in widths], axis=-1)
-    return tf.strings.to_hash_bucket_fast(grams.merge_dims(1, 2), buckets).to_sparse()
+    return tf.strings.to_hash_bucket_fast(grams.merge_dims(1, 2), buckets)
 
 
-def pad_to_length(ids: tf.SparseTensor, length: int) -> tf.Tensor:
+def hashed_word_ngrams(words: tf.RaggedTensor, buckets: int) -> tf.RaggedTensor:
+    """Each word and each pair of adjacent words, the question's start and end included, hashed to 0..buckets-1.
+
+    'does it fit' -> 'does', 'it', 'fit', '<s> does', 'does it', 'it fit',
+    'fit </s>': the bag of words and word pairs that the wide (linear) branch
+    weighs, as TF-IDF + logistic regression does. A question without words
+    still has '<s> </s>', so the bag is never empty. Hashing needs no
+    vocabulary, so this adds no analyzer pass to Transform.
+    """
+    grams = tf.strings.ngrams(words, (1, 2), separator=" ", pad_values=("<s>", "</s>"), padding_width=1)
+    return tf.strings.to_hash_bucket_fast(grams, buckets)
+
+
+def word_bag_length(sequence_length: int) -> int:
+    """Words and word pairs (start and end included) of a question of ``sequence_length`` words."""
+    return 2 * sequence_length + 1
+
+
+def pad_to_length(ids: tf.RaggedTensor, length: int) -> tf.Tensor:
     """Shift ids past the padding id, then cut or pad every row to ``length``."""
-    shifted = tf.SparseTensor(ids.indices, ids.values + 1, ids.dense_shape)
-    batch = tf.shape(shifted, out_type=tf.int64)[0]
-    cut = tf.sparse.slice(shifted, [0, 0], [batch, length])
-    dense = tf.sparse.to_dense(tf.sparse.reset_shape(cut, [batch, length]), default_value=PADDING_ID)
-    dense.set_shape([None, length])
-    return dense
+    return (ids + 1).to_tensor(default_value=PADDING_ID, shape=[None, length])
 
 
-def length_bucket(questions: tf.Tensor) -> tf.Tensor:
+def length_bucket(words: tf.RaggedTensor) -> tf.Tensor:
     """Word count of each cleaned question -> its LENGTH_BUCKET_NAMES entry (an empty one counts as 1-5)."""
-    counts = tf.strings.split(clean_text(questions)).row_lengths()
+    counts = words.row_lengths()
     index = tf.searchsorted(tf.constant(LENGTH_BUCKET_STARTS, tf.int64), counts, side="right")
     return tf.gather(tf.constant(LENGTH_BUCKET_NAMES), index)
 
 
-def first_person(questions: tf.Tensor) -> tf.Tensor:
+def first_person(words: tf.RaggedTensor) -> tf.Tensor:
     """'yes' when the question speaks in the first person (I, my, we, our...), else 'no'."""
-    words = tf.strings.split(clean_text(questions))
     matches = tf.ragged.map_flat_values(tf.strings.regex_full_match, words, FIRST_PERSON_WORDS)
     return tf.where(tf.reduce_any(matches, axis=1), "yes", "no")
 
 
 def slice_features(questions: tf.Tensor) -> dict[str, tf.Tensor]:
     """Features only TFMA's slicing specs read (through the transform_features signature), not the model."""
-    return {features.QUESTION_LENGTH_BUCKET: length_bucket(questions), features.FIRST_PERSON: first_person(questions)}
+    words = tokenize(questions)
+    return {features.QUESTION_LENGTH_BUCKET: length_bucket(words), features.FIRST_PERSON: first_person(words)}
 
 
 def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> dict[str, tf.Tensor]:
-    """Question -> fixed-length token ids (and hashed letter n-gram ids if enabled); label 'Pre'/'Post' -> 0/1."""
+    """Question -> token ids and, where enabled, hashed words and word pairs and letter n-grams; label -> 0/1."""
     questions = _as_vector(inputs[features.QUESTION])
+    words = tokenize(questions)
     ids = tft.compute_and_apply_vocabulary(
-        tokenize(questions), top_k=custom_config["vocab_size"], num_oov_buckets=1, vocab_filename=VOCABULARY_NAME)
-    outputs = {features.transformed_name(features.QUESTION): pad_to_length(ids, custom_config["sequence_length"])}
+        words, top_k=custom_config["vocab_size"], num_oov_buckets=1, vocab_filename=VOCABULARY_NAME)
+    sequence_length = custom_config["sequence_length"]
+    outputs = {features.transformed_name(features.QUESTION): pad_to_length(ids, sequence_length)}
+    if custom_config.get("wide_buckets", 0) > 0:
+        bag = hashed_word_ngrams(words, custom_config["wide_buckets"])
+        outputs[features.transformed_name(features.QUESTION_WORD_BAG)] = pad_to_length(
+            bag, word_bag_length(sequence_length))
     if custom_config.get("ngram_buckets", 0) > 0:
-        grams = hashed_ngrams(questions, tuple(custom_config["ngram_widths"]), custom_config["ngram_buckets"])
+        grams = hashed_ngrams(words, tuple(custom_config["ngram_widths"]), custom_config["ngram_buckets"])
         outputs[features.transformed_name(features.QUESTION_NGRAMS)] = pad_to_length(grams, custom_config["ngram_length"])
     outputs.update(slice_features(questions))
     if features.LABEL in inputs:

@@ -15,10 +15,12 @@ from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
 import features
+import preprocessing
 import signatures
 
 QUESTION_XF = features.transformed_name(features.QUESTION)
 NGRAMS_XF = features.transformed_name(features.QUESTION_NGRAMS)
+WORD_BAG_XF = features.transformed_name(features.QUESTION_WORD_BAG)
 LABEL_XF = features.transformed_name(features.LABEL)
 
 
@@ -38,14 +40,19 @@ def without_slice_features(transformed: dict[str, tf.Tensor], label: tf.Tensor) 
 
 
 def build_model(hp: dict[str, Any]) -> tf.keras.Model:
-    """Token ids (and letter n-gram ids) -> P(Post).
+    """Token ids (and, where enabled, hashed word and word-pair ids and letter n-gram ids) -> P(Post).
 
-    Views of the question: the average of its word embeddings (what words it
-    uses), a max-pooled 3-word convolution (short phrases such as 'did not
-    come' vs 'does it come') and, when ``ngram_buckets`` is above 0, the
-    average of its letter n-gram embeddings (word pieces: 'leak' in 'leaks',
-    'leaking' and 'leeks', so typos and unseen word forms still count); a
-    hidden layer lets them interact, which a linear bag-of-words model cannot do.
+    The deep branch sees the question three ways: the average of its word
+    embeddings (what words it uses), a max-pooled 3-word convolution (short
+    phrases such as 'did not come' vs 'does it come') and, when
+    ``ngram_buckets`` is above 0, the average of its letter n-gram embeddings
+    (word pieces: 'leak' in 'leaks', 'leaking' and 'leeks'); a hidden layer
+    lets them interact, which a linear bag-of-words model cannot do. When
+    ``wide_buckets`` is above 0, a wide branch adds to its logit one learned
+    weight per hashed word and word pair (their mean, times ``wide_scale``):
+    the linear bag of words and word pairs that TF-IDF + logistic regression
+    is. A mean of about 20 small weights barely moves the logit, so
+    ``wide_scale`` sets how far the wide branch can move it in a few epochs.
     """
     ids = tf.keras.Input(shape=(hp["sequence_length"],), dtype=tf.int64, name=QUESTION_XF)
     embedded = tf.keras.layers.Embedding(hp["vocab_size"] + 2, hp["embedding_dim"], name="embedding")(ids)
@@ -64,7 +71,17 @@ def build_model(hp: dict[str, Any]) -> tf.keras.Model:
     hidden = tf.keras.layers.Dropout(hp["dropout"])(hidden)
     hidden = tf.keras.layers.Dense(hp["hidden_units"], activation="relu")(hidden)
     hidden = tf.keras.layers.Dropout(hp["dropout"])(hidden)
-    probability = tf.keras.layers.Dense(1, activation="sigmoid", name=signatures.PROBABILITY_OUTPUT)(hidden)
+    logit = tf.keras.layers.Dense(1, name="deep_logit")(hidden)
+    if hp.get("wide_buckets", 0) > 0:
+        bag = tf.keras.Input(shape=(preprocessing.word_bag_length(hp["sequence_length"]),), dtype=tf.int64,
+                             name=WORD_BAG_XF)
+        inputs.append(bag)
+        weights = tf.keras.layers.Embedding(hp["wide_buckets"] + 1, 1, mask_zero=True, name="wide_weights")(bag)
+        # The mask leaves padding out of the mean; the bag is never empty (see preprocessing.hashed_word_ngrams).
+        mean_weight = tf.keras.layers.GlobalAveragePooling1D(name="mean_wide_weight")(weights)
+        wide_logit = tf.keras.layers.Rescaling(hp["wide_scale"], name="wide_logit")(mean_weight)
+        logit = tf.keras.layers.Add(name="wide_and_deep_logit")([logit, wide_logit])
+    probability = tf.keras.layers.Activation("sigmoid", name=signatures.PROBABILITY_OUTPUT)(logit)
     model = tf.keras.Model(inputs, probability)
     model.compile(
         optimizer=tf.keras.optimizers.Adam(hp["learning_rate"]),

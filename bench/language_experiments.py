@@ -32,30 +32,33 @@ from pipeline import configs
 from reporting.baseline import tfidf_baseline
 
 # Name -> changes to config.json's model section.
+# Name -> changes to config.json's model section. Every variant names its branches, so each row means the
+# same whatever config.json holds.
+LETTERS_34 = {"ngram_buckets": 20000, "ngram_widths": [3, 4], "ngram_length": 128}
+LETTERS_3 = {"ngram_buckets": 20000, "ngram_widths": [3], "ngram_length": 96}
+NO_LETTERS = {"ngram_buckets": 0}
+NO_WIDE = {"wide_buckets": 0}
+SHORT = {"epochs": 2, "dropout": 0.5}
+WIDE = {"wide_buckets": 2 ** 18, "wide_scale": 60.0}
 VARIANTS: dict[str, dict[str, Any]] = {
-    "words only (before)": {"ngram_buckets": 0},
-    "+ letter 3-grams": {"ngram_buckets": 20000, "ngram_widths": [3], "ngram_length": 96},
-    "+ letter 3,4-grams": {"ngram_buckets": 20000, "ngram_widths": [3, 4], "ngram_length": 128},
-    "+ letter 3,4,5-grams": {"ngram_buckets": 30000, "ngram_widths": [3, 4, 5], "ngram_length": 160},
-    "+ letter 3,4-grams, 5k buckets": {"ngram_buckets": 5000, "ngram_widths": [3, 4], "ngram_length": 128},
-    "3,4-grams, 2 epochs": {"ngram_buckets": 20000, "ngram_widths": [3, 4], "ngram_length": 128, "epochs": 2},
-    "3,4-grams, dropout 0.5": {"ngram_buckets": 20000, "ngram_widths": [3, 4], "ngram_length": 128, "dropout": 0.5},
-    "3,4-grams, embedding 16, hidden 32": {"ngram_buckets": 20000, "ngram_widths": [3, 4], "ngram_length": 128,
-                                          "embedding_dim": 16, "hidden_units": 32},
-    "3,4-grams, learning rate 0.001": {"ngram_buckets": 20000, "ngram_widths": [3, 4], "ngram_length": 128,
-                                      "learning_rate": 0.001},
-    "words only, 2 epochs": {"ngram_buckets": 0, "epochs": 2},
-    "3,4-grams, 3 epochs": {"ngram_buckets": 20000, "ngram_widths": [3, 4], "ngram_length": 128, "epochs": 3},
-    "3,4-grams, 2 epochs, dropout 0.5": {"ngram_buckets": 20000, "ngram_widths": [3, 4], "ngram_length": 128,
-                                        "epochs": 2, "dropout": 0.5},
-    "3,4-grams, 1 epoch": {"ngram_buckets": 20000, "ngram_widths": [3, 4], "ngram_length": 128, "epochs": 1},
-    "3-grams, 2 epochs": {"ngram_buckets": 20000, "ngram_widths": [3], "ngram_length": 96, "epochs": 2},
-    "3,4-grams, 2 epochs, dropout 0.5, rate 0.002": {"ngram_buckets": 20000, "ngram_widths": [3, 4],
-                                                    "ngram_length": 128, "epochs": 2, "dropout": 0.5,
-                                                    "learning_rate": 0.002},
-    "3,4-grams, 2 epochs, dropout 0.5, batch 128": {"ngram_buckets": 20000, "ngram_widths": [3, 4],
-                                                   "ngram_length": 128, "epochs": 2, "dropout": 0.5,
-                                                   "batch_size": 128},
+    "words only (before)": {**NO_WIDE, **NO_LETTERS, "epochs": 4, "dropout": 0.3},
+    "+ letter 3-grams": {**NO_WIDE, **LETTERS_3, "epochs": 4, "dropout": 0.3},
+    "+ letter 3,4-grams": {**NO_WIDE, **LETTERS_34, "epochs": 4, "dropout": 0.3},
+    "words only, 2 epochs": {**NO_WIDE, **NO_LETTERS, "epochs": 2, "dropout": 0.3},
+    "3,4-grams, 2 epochs": {**NO_WIDE, **LETTERS_34, "epochs": 2, "dropout": 0.3},
+    "3,4-grams, 2 epochs, dropout 0.5": {**NO_WIDE, **LETTERS_34, **SHORT},
+    "3,4-grams, 2 epochs, dropout 0.5, rate 0.002": {**NO_WIDE, **LETTERS_34, **SHORT, "learning_rate": 0.002},
+    "3,4-grams + wide, scale 1": {**LETTERS_34, **SHORT, **WIDE, "wide_scale": 1.0},
+    "3,4-grams + wide, scale 10": {**LETTERS_34, **SHORT, **WIDE, "wide_scale": 10.0},
+    "3,4-grams + wide, scale 30": {**LETTERS_34, **SHORT, **WIDE, "wide_scale": 30.0},
+    "3,4-grams + wide, scale 60": {**LETTERS_34, **SHORT, **WIDE},
+    "3,4-grams + wide, scale 100": {**LETTERS_34, **SHORT, **WIDE, "wide_scale": 100.0},
+    "3-grams + wide": {**LETTERS_3, **SHORT, **WIDE},
+    "words + wide": {**NO_LETTERS, **SHORT, **WIDE},
+    "words + wide, batch 128": {**NO_LETTERS, **SHORT, **WIDE, "batch_size": 128},
+    "words + wide, scale 30": {**NO_LETTERS, **SHORT, **WIDE, "wide_scale": 30.0},
+    "words + wide, hidden 128": {**NO_LETTERS, **SHORT, **WIDE, "hidden_units": 128},
+    "words + wide, 3 epochs": {**NO_LETTERS, **SHORT, **WIDE, "epochs": 3},
 }
 
 
@@ -70,12 +73,16 @@ def _featurize(questions: np.ndarray, vocabulary: list[bytes], hp: dict[str, Any
     table = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(tf.constant(vocabulary), tf.range(len(vocabulary), dtype=tf.int64)),
         default_value=len(vocabulary))
-    tokens = preprocessing.tokenize(tf.constant(questions))
-    ids = tf.SparseTensor(tokens.indices, table.lookup(tokens.values), tokens.dense_shape)
+    words = preprocessing.tokenize(tf.constant(questions))
+    ids = tf.ragged.map_flat_values(table.lookup, words)
     out = {trainer.QUESTION_XF: preprocessing.pad_to_length(ids, hp["sequence_length"]).numpy()}
     if hp["ngram_buckets"] > 0:
-        grams = preprocessing.hashed_ngrams(tf.constant(questions), tuple(hp["ngram_widths"]), hp["ngram_buckets"])
+        grams = preprocessing.hashed_ngrams(words, tuple(hp["ngram_widths"]), hp["ngram_buckets"])
         out[trainer.NGRAMS_XF] = preprocessing.pad_to_length(grams, hp["ngram_length"]).numpy()
+    if hp["wide_buckets"] > 0:
+        bag = preprocessing.hashed_word_ngrams(words, hp["wide_buckets"])
+        out[trainer.WORD_BAG_XF] = preprocessing.pad_to_length(
+            bag, preprocessing.word_bag_length(hp["sequence_length"])).numpy()
     return out
 
 

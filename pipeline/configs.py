@@ -63,6 +63,8 @@ class ModelConfig:
     ngram_buckets: int  # hashed letter n-gram branch; 0 turns it off
     ngram_widths: list[int]
     ngram_length: int
+    wide_buckets: int  # wide (linear) branch over hashed words and word pairs; 0 turns it off
+    wide_scale: float  # the wide branch's mean weight is multiplied by this before joining the deep logit
 
 
 @dataclasses.dataclass(frozen=True)

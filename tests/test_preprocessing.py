@@ -21,7 +21,8 @@ def transformed(tmp_path_factory):
             features.LABEL: tf.io.FixedLenFeature([1], tf.string)}
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
     rows = [{features.QUESTION: [q.encode()], features.LABEL: [lab.encode()]} for q, lab in zip(QUESTIONS, LABELS, strict=True)]
-    config = {"vocab_size": 4, "sequence_length": 4, "ngram_buckets": 1000, "ngram_widths": [3, 4], "ngram_length": 12}
+    config = {"vocab_size": 4, "sequence_length": 4, "ngram_buckets": 1000, "ngram_widths": [3, 4], "ngram_length": 12,
+              "wide_buckets": 1000}
     fn = functools.partial(preprocessing.preprocessing_fn, custom_config=config)
     with tft_beam.Context(temp_dir=str(tmp_path_factory.mktemp("tft")), force_tf_compat_v1=False):
         (data, _), _ = (rows, metadata) | tft_beam.AnalyzeAndTransformDataset(fn, output_record_batches=False)
@@ -72,7 +73,33 @@ def test_letter_ngrams_are_hashed_ids_padded_to_their_length(transformed):
 
 
 def test_a_misspelt_word_shares_most_letter_ngrams_with_the_right_one():
-    right, wrong = (set(preprocessing.hashed_ngrams(tf.constant([w]), (3,), 100000).values.numpy())
-                    for w in ("stopped", "stoped"))
+    right, wrong = (set(preprocessing.hashed_ngrams(preprocessing.tokenize(tf.constant([w])), (3,), 100000)
+                        .flat_values.numpy()) for w in ("stopped", "stoped"))
     assert len(right & wrong) >= 4 and right != wrong
 
+
+
+def bag(row) -> list[int]:
+    return list(np.asarray(row[features.transformed_name(features.QUESTION_WORD_BAG)]))
+
+
+def test_word_bag_is_hashed_words_and_pairs_padded_to_its_length(transformed):
+    assert all(len(bag(row)) == preprocessing.word_bag_length(4) == 9 for row in transformed)
+    assert bag(transformed[0]) == bag(transformed[1])  # case and punctuation do not matter
+    assert all(0 <= g <= 1000 for row in transformed for g in bag(row))
+    zebra = bag(transformed[4])  # 'zebra', '<s> zebra', 'zebra </s>', then padding
+    assert preprocessing.PADDING_ID not in zebra[:3] and zebra[3:] == [preprocessing.PADDING_ID] * 6
+    fit, fit_the = bag(transformed[2]), bag(transformed[3])  # 'does it fit' and 'does it fit the cable'
+    assert fit[:3] == fit_the[:3]  # the same three words first
+
+
+def test_word_bag_has_the_same_words_but_other_pairs_when_the_order_changes():
+    forward, backward = (preprocessing.hashed_word_ngrams(preprocessing.tokenize(tf.constant([q])), 100000)[0].numpy()
+                         for q in ("it broke", "broke it"))
+    assert len(forward) == len(backward) == 5  # 2 words, 3 pairs with the start and end
+    assert sorted(forward[:2]) == sorted(backward[:2]) and not set(forward[2:]) & set(backward[2:])
+
+
+def test_a_question_without_words_still_has_a_word_bag():
+    empty = preprocessing.hashed_word_ngrams(preprocessing.tokenize(tf.constant(["?!", "fits"])), 1000)
+    assert empty.row_lengths().numpy().tolist() == [1, 3]

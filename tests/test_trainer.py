@@ -50,3 +50,27 @@ def test_model_learns_a_label_carried_only_by_word_pieces():
     model.fit({trainer.QUESTION_XF: words, trainer.NGRAMS_XF: grams}, y, epochs=15, batch_size=32, verbose=0)
     _, auc, _ = model.evaluate({trainer.QUESTION_XF: words, trainer.NGRAMS_XF: grams}, y, verbose=0)
     assert auc > 0.95
+
+
+def test_wide_branch_is_an_input_whose_weights_add_to_the_logit():
+    model = trainer.build_model({**HP, "wide_buckets": 100, "wide_scale": 10.0})
+    assert model.input_names == [trainer.QUESTION_XF, trainer.WORD_BAG_XF]
+    assert model.get_layer("wide_weights").input_dim == 101  # padding + buckets
+    assert model.get_layer(trainer.WORD_BAG_XF).input_shape[0] == (None, 13)  # 6 words -> 6 words + 7 pairs
+    assert trainer.build_model({**HP, "wide_buckets": 0}).input_names == [trainer.QUESTION_XF]
+
+
+def test_model_learns_a_label_carried_only_by_the_word_bag():
+    """Post questions share a hashed word pair but no word id: only the wide branch can see it."""
+    tf.keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=400)
+    words = rng.integers(3, 50, size=(400, 6))
+    bag = rng.integers(3, 100, size=(400, 13))
+    bag[:, 0] = np.where(y == 1, 1, 2)  # bucket 1 means Post, 2 means Pre
+    bag[:, 10:] = 0  # padding, left out of the mean
+    model = trainer.build_model({**HP, "hidden_units": 1, "wide_buckets": 100, "wide_scale": 10.0})
+    inputs = {trainer.QUESTION_XF: words, trainer.WORD_BAG_XF: bag}
+    model.fit(inputs, y, epochs=15, batch_size=32, verbose=0)
+    _, auc, _ = model.evaluate(inputs, y, verbose=0)
+    assert auc > 0.95
