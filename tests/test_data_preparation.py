@@ -72,6 +72,24 @@ def test_unknown_labels_are_rejected_with_counts(tmp_path):
         dp.prepare(data_config(tmp_path, source))
 
 
+def test_unknown_labels_show_the_ten_most_frequent_with_empty_ones_named(tmp_path):
+    rows = balanced_rows(50, 50) + [{"asin": "E", "question": "q", "label": ""}] * 20
+    rows += [{"asin": "X", "question": "q", "label": f"x{i}"} for i in range(12) for _ in range(i + 1)]
+    source = write_csv(tmp_path / "raw.csv", rows)
+    shown = {"<empty>": 20, **{f"x{i}": i + 1 for i in range(11, 2, -1)}}  # x2, x1, x0 are left out
+    with pytest.raises(dp.DataError) as info:
+        dp.prepare(data_config(tmp_path, source))
+    assert str(info.value) == f"column 'label' has {20 + 78} value(s) other than Pre/Post: {shown}"
+
+
+@pytest.mark.parametrize(("total", "expected"), [(7, {"train": 4, "eval": 2, "test": 1}),
+                                                 (8, {"train": 5, "eval": 2, "test": 1}),
+                                                 (19, {"train": 11, "eval": 5, "test": 3})])
+def test_split_sizes_use_the_largest_remainders(total, expected):
+    """Floors first, then one more row to each split with the largest fractional part, until the sum is exact."""
+    assert dp._allocate(total, {"train": 0.6, "eval": 0.25, "test": 0.15}) == expected
+
+
 def test_unusable_rows_are_dropped_and_counted(tmp_path):
     rows = balanced_rows(60, 60)
     rows += [{"asin": "E1", "question": "", "label": "Pre"}, {"asin": "E2", "question": "   ", "label": "Post"},
@@ -132,7 +150,8 @@ def test_missing_local_file_is_named(tmp_path):
 
 def test_too_few_rows_for_every_split_is_an_error(tmp_path):
     source = write_csv(tmp_path / "raw.csv", balanced_rows(3, 1))
-    with pytest.raises(dp.DataError, match="would have no"):
+    # 3 Pre rows go train 2, eval 1; the one Post row goes to train: eval is the first split without a label.
+    with pytest.raises(dp.DataError, match=r"split 'eval' would have no \['Post'\] rows: .* \(4 after cleaning\)"):
         dp.prepare(data_config(tmp_path, source))
 
 
@@ -154,6 +173,9 @@ def test_remote_sources_are_read_through_tensorflows_file_systems(tmp_path):
     assert target.read_text() == text
     with pytest.raises(dp.DataError, match="could not read data source ram://bucket/missing.csv"):
         dp._copy_with_tensorflow("ram://bucket/missing.csv", tmp_path / "missing.csv")
+    missing = f"file://{tmp_path}/none.csv"
+    with pytest.raises(dp.DataError, match=f"could not read data source {missing}: {missing}; No such file"):
+        dp._copy_with_tensorflow(missing, tmp_path / "none-copy.csv")
 
 
 def test_source_version_changes_when_the_file_does(tmp_path):
