@@ -412,3 +412,31 @@ def test_transport_is_checked_and_names_the_address():
         ModelClient("127.0.0.1", MODEL, transport="soap")
     with ModelClient("localhost", MODEL, grpc_port=9, rest_port=10) as client:
         assert client.address == "localhost:9" and client.rest_url == f"http://localhost:10/v1/models/{MODEL}"
+
+
+# ---------------------------------------------------------------- server metrics (Prometheus text on the REST port)
+
+PROMETHEUS_TEXT = (
+    "# TYPE :tensorflow:serving:request_count untyped\n"
+    f':tensorflow:serving:request_count{{model_name="{MODEL}",status="OK"}} 5\n'
+    f':tensorflow:serving:request_count{{model_name="{MODEL}",status="INVALID_ARGUMENT"}} 2\n'
+    ':tensorflow:serving:request_count{model_name="other",status="OK"} 100\n'
+).encode()
+
+
+def test_server_metrics_are_scraped_from_the_rest_port_and_summed_for_this_model(http_server):
+    script, port = http_server((503, b"starting"), (200, PROMETHEUS_TEXT))
+    with rest_client(port, backoff=0.2) as client:
+        snapshot = client.server_metrics()
+    assert snapshot.requests == 7
+    assert [c[:2] for c in script.calls] == [("GET", "/monitoring/prometheus/metrics")] * 2
+    assert script.times[1] - script.times[0] >= 0.2  # 503 is retried after the backoff
+
+
+@pytest.mark.parametrize("status, kind", [(404, "not_found"), (500, "server_error")])
+def test_server_metrics_errors_name_the_status_and_the_url(http_server, status, kind):
+    script, port = http_server((status, b"nope"), (200, PROMETHEUS_TEXT))
+    with rest_client(port) as client, pytest.raises(ServingClientError) as info:
+        client.server_metrics()
+    assert info.value.kind == kind and len(script.calls) == 1
+    assert str(info.value) == f"HTTP {status} from http://127.0.0.1:{port}/monitoring/prometheus/metrics"

@@ -255,3 +255,17 @@ def test_a_write_that_fails_midway_keeps_the_previous_splits_and_leaves_nothing_
         splits.write_splits(prepared, {"train": failing}, {"n": 2})
     assert [p.name for p in tmp_path.iterdir()] == ["prepared"]
     assert {p.relative_to(prepared): p.read_bytes() for p in prepared.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("target", ["ram://bucket-a/ppq-X", "ram://bucket-b/ppq-X/"])
+def test_upload_to_a_bucket_writes_each_file_once_under_the_folder_as_named(tmp_path, target):
+    """Object stores keep 'a//b' and 'a/b' apart (TensorFlow's in-memory file system too): the files must land
+    exactly at <target>/<name>, whether or not the target ends with '/'."""
+    import tensorflow as tf
+    dp.prepare(data_config(tmp_path, write_csv(tmp_path / "raw.csv", balanced_rows(30, 20)), total_sample_size=50))
+    prepared = tmp_path / "prepared"
+    splits.upload(prepared, target)
+    base = target.rstrip("/")
+    for name in [splits.MANIFEST_NAME] + [f"{split}/{splits.SPLIT_FILE_NAME}" for split in splits.SPLITS]:
+        with tf.io.gfile.GFile(f"{base}/{name}", "rb") as handle:
+            assert handle.read() == (prepared / name).read_bytes(), name
