@@ -26,7 +26,7 @@ from tensorflow_serving.apis import (
 
 import features
 import signatures
-from serving.client import ModelClient, Prediction, ServingClientError, validate_questions
+from serving.client import ModelClient, Prediction, ServingClientError, floats, validate_questions
 from tests.helpers import free_port
 
 MODEL = "prepost"
@@ -72,6 +72,8 @@ class FakePrediction(prediction_service_pb2_grpc.PredictionServiceServicer):
             time.sleep(step)
         questions = [q.decode() for q in request.inputs[signatures.QUESTION_INPUT].string_val]
         probabilities = [probability_of(q) for q in questions]
+        if step == "one row short":
+            probabilities = probabilities[:-1]
         response = predict_pb2.PredictResponse()
         response.model_spec.name = request.model_spec.name
         response.model_spec.version.value = VERSION
@@ -84,6 +86,11 @@ class FakePrediction(prediction_service_pb2_grpc.PredictionServiceServicer):
         step = self.script.next(request)
         if isinstance(step, grpc.StatusCode):
             context.abort(step, f"scripted {step.name}")
+        if isinstance(step, float):
+            time.sleep(step)
+        if list(request.metadata_field) != ["signature_def"]:  # TensorFlow Serving knows only this one
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"Metadata field {list(request.metadata_field)} is not "
+                                                            "supported")
         signature_map = get_model_metadata_pb2.SignatureDefMap()
         signature = signature_map.signature_def[signatures.SERVING_DEFAULT]
         signature.inputs[signatures.QUESTION_INPUT].name = "q:0"
@@ -105,6 +112,9 @@ class FakeModelService(model_service_pb2_grpc.ModelServiceServicer):
         step = self.script.next(request)
         if isinstance(step, grpc.StatusCode):
             context.abort(step, f"scripted {step.name}")
+        if isinstance(step, float):
+            time.sleep(step)
+            step = []
         response = get_model_status_pb2.GetModelStatusResponse()
         for version, state, message in step:
             entry = response.model_version_status.add()
@@ -222,6 +232,30 @@ def test_a_slow_answer_is_a_timeout_and_not_retried(grpc_server):
         client.predict(["slow?"])
     assert info.value.kind == "timeout" and len(script.calls) == 1
     assert time.monotonic() - started < 1.5
+
+
+def test_an_answer_with_a_row_missing_is_a_server_error(grpc_server):
+    _, port = grpc_server("one row short")
+    with grpc_client(port) as client, pytest.raises(ServingClientError) as info:
+        client.predict(["is it red?", "is it blue?"])
+    assert info.value.kind == "server_error" and "unexpected answer from" in str(info.value)
+
+
+@pytest.mark.parametrize("call", ["status", "metadata"])
+def test_slow_status_and_metadata_calls_time_out_too(grpc_server, http_server, call):
+    for transport, (script, port) in (("grpc", grpc_server(1.5)), ("rest", http_server(1.5))):
+        client = (grpc_client if transport == "grpc" else rest_client)(port, timeout=0.3)
+        started = time.monotonic()
+        with client, pytest.raises(ServingClientError) as info:
+            getattr(client, call)()
+        assert info.value.kind == "timeout" and len(script.calls) == 1, (transport, info.value)
+        assert time.monotonic() - started < 1.5, transport
+
+
+def test_floats_are_float32_whether_packed_or_listed():
+    for packed in (True, False):
+        values = floats(float_tensor([0.15, 0.5], packed))
+        assert values.dtype == np.float32 and values.tolist() == pytest.approx([0.15, 0.5]), packed
 
 
 def test_grpc_status_and_metadata_are_read_from_the_protos(grpc_server):
@@ -344,6 +378,13 @@ def test_rest_error_without_json_keeps_the_text(http_server):
     with rest_client(port) as client, pytest.raises(ServingClientError) as info:
         client.predict(["a?"])
     assert info.value.kind == "server_error" and str(info.value) == "HTTP 500: <html>proxy error</html>"
+
+
+def test_rest_error_json_without_an_error_field_keeps_the_text(http_server):
+    _, port = http_server((500, {"detail": "disk full"}))
+    with rest_client(port) as client, pytest.raises(ServingClientError) as info:
+        client.predict(["a?"])
+    assert str(info.value) == 'HTTP 500: {"detail": "disk full"}'
 
 
 @pytest.mark.parametrize("payload", [b"not json", {"outputs": {}}, {"predictions": [{"wrong": 1}]}])
