@@ -487,3 +487,12 @@ def test_server_metrics_errors_name_the_status_and_the_url(http_server, status, 
         client.server_metrics()
     assert info.value.kind == kind and len(script.calls) == 1
     assert str(info.value) == f"HTTP {status} from http://127.0.0.1:{port}/monitoring/prometheus/metrics"
+
+
+def test_a_slow_metrics_scrape_times_out(http_server):
+    script, port = http_server(1.5)
+    started = time.monotonic()
+    with rest_client(port, timeout=0.3) as client, pytest.raises(ServingClientError) as info:
+        client.server_metrics()
+    assert info.value.kind == "timeout" and len(script.calls) == 1
+    assert time.monotonic() - started < 1.5
