@@ -26,6 +26,7 @@ from tensorflow_serving.apis import (
 
 import features
 import signatures
+from serving import client as client_module
 from serving.client import ModelClient, Prediction, ServingClientError, floats, validate_questions
 from tests.helpers import free_port
 
@@ -180,6 +181,22 @@ def test_unavailable_is_retried_with_exponential_backoff_until_it_answers(grpc_s
     gaps = np.diff(script.times)
     assert len(script.calls) == 3
     assert gaps[0] >= 0.3 and gaps[1] >= 0.6, gaps  # backoff * 2 ** attempt
+
+
+def test_backoff_doubles_from_the_given_base(grpc_server, monkeypatch):
+    """The waits themselves (recorded, then slept), so the factor is checked exactly, not as a lower bound."""
+    slept, real_sleep = [], time.sleep
+    monkeypatch.setattr(client_module.time, "sleep", lambda s: (slept.append(s), real_sleep(s)))
+    _, port = grpc_server(grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNAVAILABLE, "ok")
+    with grpc_client(port, retries=3, backoff=0.05) as client:
+        client.predict(["is it red?"])
+    assert slept == pytest.approx([0.05, 0.1, 0.2])
+
+
+def test_defaults_are_tf_servings_ports_and_three_retries_from_0_2_s_with_10_s_timeouts():
+    with ModelClient("localhost", MODEL) as client:
+        assert (client.grpc_address, client.rest_url) == ("localhost:8500", f"http://localhost:8501/v1/models/{MODEL}")
+        assert (client.transport, client.timeout, client.retries, client.backoff) == ("grpc", 10.0, 3, 0.2)
 
 
 def test_unavailable_gives_up_after_retries_plus_one_attempts(grpc_server):
