@@ -128,11 +128,13 @@ class ModelClient:
 
     def predict(self, questions: list[str]) -> list[Prediction]:
         questions = validate_questions(questions)
-        if self.transport == "grpc":
-            probabilities, labels, version = self._with_retries(lambda: self._grpc_predict(questions))
-        else:
-            probabilities, labels, version = self._with_retries(lambda: self._rest_predict(questions))
-        return [Prediction(q, lab, float(p), version) for q, p, lab in zip(questions, probabilities, labels, strict=True)]
+        transport = self._grpc_predict if self.transport == "grpc" else self._rest_predict
+
+        def call() -> list[Prediction]:  # an answer with too few or too many rows is a server_error (zip raises)
+            probabilities, labels, version = transport(questions)
+            return [Prediction(q, lab, float(p), version)
+                    for q, p, lab in zip(questions, probabilities, labels, strict=True)]
+        return self._with_retries(call)
 
     def status(self) -> list[dict[str, Any]]:
         """The model's versions and states, as TensorFlow Serving reports them."""

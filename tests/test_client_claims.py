@@ -26,7 +26,8 @@ from tensorflow_serving.apis import (
 
 import features
 import signatures
-from serving.client import ModelClient, Prediction, ServingClientError, validate_questions
+from serving import client as client_module
+from serving.client import ModelClient, Prediction, ServingClientError, floats, validate_questions
 from tests.helpers import free_port
 
 MODEL = "prepost"
@@ -72,6 +73,8 @@ class FakePrediction(prediction_service_pb2_grpc.PredictionServiceServicer):
             time.sleep(step)
         questions = [q.decode() for q in request.inputs[signatures.QUESTION_INPUT].string_val]
         probabilities = [probability_of(q) for q in questions]
+        if step == "one row short":
+            probabilities = probabilities[:-1]
         response = predict_pb2.PredictResponse()
         response.model_spec.name = request.model_spec.name
         response.model_spec.version.value = VERSION
@@ -84,6 +87,11 @@ class FakePrediction(prediction_service_pb2_grpc.PredictionServiceServicer):
         step = self.script.next(request)
         if isinstance(step, grpc.StatusCode):
             context.abort(step, f"scripted {step.name}")
+        if isinstance(step, float):
+            time.sleep(step)
+        if list(request.metadata_field) != ["signature_def"]:  # TensorFlow Serving knows only this one
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"Metadata field {list(request.metadata_field)} is not "
+                                                            "supported")
         signature_map = get_model_metadata_pb2.SignatureDefMap()
         signature = signature_map.signature_def[signatures.SERVING_DEFAULT]
         signature.inputs[signatures.QUESTION_INPUT].name = "q:0"
@@ -105,6 +113,9 @@ class FakeModelService(model_service_pb2_grpc.ModelServiceServicer):
         step = self.script.next(request)
         if isinstance(step, grpc.StatusCode):
             context.abort(step, f"scripted {step.name}")
+        if isinstance(step, float):
+            time.sleep(step)
+            step = []
         response = get_model_status_pb2.GetModelStatusResponse()
         for version, state, message in step:
             entry = response.model_version_status.add()
@@ -172,6 +183,22 @@ def test_unavailable_is_retried_with_exponential_backoff_until_it_answers(grpc_s
     assert gaps[0] >= 0.3 and gaps[1] >= 0.6, gaps  # backoff * 2 ** attempt
 
 
+def test_backoff_doubles_from_the_given_base(grpc_server, monkeypatch):
+    """The waits themselves (recorded, then slept), so the factor is checked exactly, not as a lower bound."""
+    slept, real_sleep = [], time.sleep
+    monkeypatch.setattr(client_module.time, "sleep", lambda s: (slept.append(s), real_sleep(s)))
+    _, port = grpc_server(grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNAVAILABLE, "ok")
+    with grpc_client(port, retries=3, backoff=0.05) as client:
+        client.predict(["is it red?"])
+    assert slept == pytest.approx([0.05, 0.1, 0.2])
+
+
+def test_defaults_are_tf_servings_ports_and_three_retries_from_0_2_s_with_10_s_timeouts():
+    with ModelClient("localhost", MODEL) as client:
+        assert (client.grpc_address, client.rest_url) == ("localhost:8500", f"http://localhost:8501/v1/models/{MODEL}")
+        assert (client.transport, client.timeout, client.retries, client.backoff) == ("grpc", 10.0, 3, 0.2)
+
+
 def test_unavailable_gives_up_after_retries_plus_one_attempts(grpc_server):
     script, port = grpc_server(grpc.StatusCode.UNAVAILABLE)
     started = time.monotonic()
@@ -222,6 +249,30 @@ def test_a_slow_answer_is_a_timeout_and_not_retried(grpc_server):
         client.predict(["slow?"])
     assert info.value.kind == "timeout" and len(script.calls) == 1
     assert time.monotonic() - started < 1.5
+
+
+def test_an_answer_with_a_row_missing_is_a_server_error(grpc_server):
+    _, port = grpc_server("one row short")
+    with grpc_client(port) as client, pytest.raises(ServingClientError) as info:
+        client.predict(["is it red?", "is it blue?"])
+    assert info.value.kind == "server_error" and "unexpected answer from" in str(info.value)
+
+
+@pytest.mark.parametrize("call", ["status", "metadata"])
+def test_slow_status_and_metadata_calls_time_out_too(grpc_server, http_server, call):
+    for transport, (script, port) in (("grpc", grpc_server(1.5)), ("rest", http_server(1.5))):
+        client = (grpc_client if transport == "grpc" else rest_client)(port, timeout=0.3)
+        started = time.monotonic()
+        with client, pytest.raises(ServingClientError) as info:
+            getattr(client, call)()
+        assert info.value.kind == "timeout" and len(script.calls) == 1, (transport, info.value)
+        assert time.monotonic() - started < 1.5, transport
+
+
+def test_floats_are_float32_whether_packed_or_listed():
+    for packed in (True, False):
+        values = floats(float_tensor([0.15, 0.5], packed))
+        assert values.dtype == np.float32 and values.tolist() == pytest.approx([0.15, 0.5]), packed
 
 
 def test_grpc_status_and_metadata_are_read_from_the_protos(grpc_server):
@@ -346,12 +397,22 @@ def test_rest_error_without_json_keeps_the_text(http_server):
     assert info.value.kind == "server_error" and str(info.value) == "HTTP 500: <html>proxy error</html>"
 
 
-@pytest.mark.parametrize("payload", [b"not json", {"outputs": {}}, {"predictions": [{"wrong": 1}]}])
-def test_rest_unexpected_answers_are_server_errors(http_server, payload):
+def test_rest_error_json_without_an_error_field_keeps_the_text(http_server):
+    _, port = http_server((500, {"detail": "disk full"}))
+    with rest_client(port) as client, pytest.raises(ServingClientError) as info:
+        client.predict(["a?"])
+    assert str(info.value) == 'HTTP 500: {"detail": "disk full"}'
+
+
+@pytest.mark.parametrize("payload, reason", [(b"not json", "JSONDecodeError: "), ({"outputs": {}}, "KeyError: 'predictions'"),
+                                             ({"predictions": [{"wrong": 1}]},
+                                              f"KeyError: '{signatures.PROBABILITY_OUTPUT}'")])
+def test_rest_unexpected_answers_are_server_errors(http_server, payload, reason):
     script, port = http_server((200, payload))
     with rest_client(port) as client, pytest.raises(ServingClientError) as info:
         client.predict(["a?"])
-    assert info.value.kind == "server_error" and "unexpected answer from" in str(info.value)
+    assert info.value.kind == "server_error"
+    assert str(info.value).startswith(f"unexpected answer from http://127.0.0.1:{port}/v1/models/{MODEL}: {reason}")
     assert len(script.calls) == 1
 
 
@@ -367,6 +428,7 @@ def test_rest_nobody_listening_is_unavailable_after_retries():
     with rest_client(free_port(), retries=2, backoff=0.2) as client, pytest.raises(ServingClientError) as info:
         client.predict(["a?"])
     assert info.value.kind == "unavailable" and "3 tries" in str(info.value)
+    assert str(info.value).endswith(f"cannot reach {client.rest_url}: ConnectionError")
     assert time.monotonic() - started >= 0.2 + 0.4
 
 
@@ -389,12 +451,14 @@ def test_rest_status_and_metadata(http_server):
 
 @pytest.mark.parametrize("questions, message", [
     ([], "no question given"), ([""], "question 1 is empty"), (["ok", "   "], "question 2 is empty"),
-    (["ok", None], "question 2 is empty"), (["x" * (features.MAX_QUESTION_CHARS + 1)], "the limit is 2000"),
+    (["ok", None], "question 2 is empty"),
+    (["x" * (features.MAX_QUESTION_CHARS + 1)], "question 1 has 2001 characters; the limit is 2000"),
+    (["ok", "y" * 2500], "question 2 has 2500 characters; the limit is 2000"),
 ])
 def test_questions_are_refused_before_any_call(questions, message):
     with pytest.raises(ServingClientError) as info:
         validate_questions(questions)
-    assert info.value.kind == "invalid_argument" and message in str(info.value)
+    assert info.value.kind == "invalid_argument" and str(info.value) == message
 
 
 def test_questions_are_stripped_and_the_limit_is_inclusive():
@@ -412,3 +476,40 @@ def test_transport_is_checked_and_names_the_address():
         ModelClient("127.0.0.1", MODEL, transport="soap")
     with ModelClient("localhost", MODEL, grpc_port=9, rest_port=10) as client:
         assert client.address == "localhost:9" and client.rest_url == f"http://localhost:10/v1/models/{MODEL}"
+
+
+# ---------------------------------------------------------------- server metrics (Prometheus text on the REST port)
+
+PROMETHEUS_TEXT = (
+    "# TYPE :tensorflow:serving:request_count untyped\n"
+    f':tensorflow:serving:request_count{{model_name="{MODEL}",status="OK"}} 5\n'
+    f':tensorflow:serving:request_count{{model_name="{MODEL}",status="INVALID_ARGUMENT"}} 2\n'
+    ':tensorflow:serving:request_count{model_name="other",status="OK"} 100\n'
+).encode()
+
+
+def test_server_metrics_are_scraped_from_the_rest_port_and_summed_for_this_model(http_server):
+    script, port = http_server((503, b"starting"), (200, PROMETHEUS_TEXT))
+    with rest_client(port, backoff=0.2) as client:
+        snapshot = client.server_metrics()
+    assert snapshot.requests == 7
+    assert [c[:2] for c in script.calls] == [("GET", "/monitoring/prometheus/metrics")] * 2
+    assert script.times[1] - script.times[0] >= 0.2  # 503 is retried after the backoff
+
+
+@pytest.mark.parametrize("status, kind", [(404, "not_found"), (500, "server_error")])
+def test_server_metrics_errors_name_the_status_and_the_url(http_server, status, kind):
+    script, port = http_server((status, b"nope"), (200, PROMETHEUS_TEXT))
+    with rest_client(port) as client, pytest.raises(ServingClientError) as info:
+        client.server_metrics()
+    assert info.value.kind == kind and len(script.calls) == 1
+    assert str(info.value) == f"HTTP {status} from http://127.0.0.1:{port}/monitoring/prometheus/metrics"
+
+
+def test_a_slow_metrics_scrape_times_out(http_server):
+    script, port = http_server(1.5)
+    started = time.monotonic()
+    with rest_client(port, timeout=0.3) as client, pytest.raises(ServingClientError) as info:
+        client.server_metrics()
+    assert info.value.kind == "timeout" and len(script.calls) == 1
+    assert time.monotonic() - started < 1.5

@@ -11,6 +11,7 @@ import io
 import json
 import socket
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -236,3 +237,51 @@ def test_an_empty_file_and_a_header_only_file_are_named(tmp_path):
         dp.prepare(data_config(tmp_path, str(empty)))
     with pytest.raises(dp.DataError, match=r"^header\.csv: the file has a header but no rows$"):
         dp.prepare(data_config(tmp_path, str(header)))
+
+
+def test_a_stalled_download_times_out_after_the_configured_seconds(tmp_path, http):
+    """download_timeout_seconds reaches the download: a server that answers only after 5 s is given up on."""
+    def body(handler) -> None:
+        time.sleep(5)
+        handler.send_error(500, "too late")
+    url = http(body) + "/slow.csv"
+    config = data_config(tmp_path, url, download_timeout_seconds=0.5)
+    started = time.monotonic()
+    with pytest.raises(dp.DataError, match=r"could not download data source .*slow\.csv: timed out"):
+        dp.prepare(config)
+    assert time.monotonic() - started < 4
+    assert not config.prepared_dir.exists()
+
+
+def test_questions_that_look_like_numbers_are_kept_as_written(tmp_path):
+    rows = [(f"{i:04d}", "Pre" if i % 2 else "Post") for i in range(60)]
+    source = tmp_path / "raw.csv"
+    source.write_bytes(raw_csv(rows))
+    config = data_config(tmp_path, str(source), total_sample_size=60)
+    dp.prepare(config)
+    written = {q for s in splits.SPLITS for q in splits.read_split(config.prepared_dir, s)["question"]}
+    assert written == {q for q, _ in rows}
+
+
+def test_a_malformed_csv_is_named_with_the_parsers_reason(tmp_path):
+    source = tmp_path / "raw.csv"
+    source.write_bytes(b"asin,question,label\nA1,is it red?,Pre\nA2,it broke,Post,extra,fields\n")
+    with pytest.raises(dp.DataError, match=r"^raw\.csv: not a readable CSV file: Error tokenizing data\. "
+                                           r"C error: Expected 3 fields in line 3, saw 5"):
+        dp.prepare(data_config(tmp_path, str(source)))
+
+
+def test_progress_and_a_one_line_summary_are_shown(tmp_path, capsys):
+    source = tmp_path / "raw.csv"
+    source.write_bytes(raw_csv(MESSY))
+    config = data_config(tmp_path, str(source), total_sample_size=100)
+    started = time.monotonic()
+    manifest = dp.prepare(config)
+    elapsed = time.monotonic() - started
+    shown = capsys.readouterr()
+    assert f"read rows: {len(MESSY)}row [" in shown.err
+    sizes = manifest["splits"]
+    assert shown.out.splitlines()[-1] == (
+        f"data: 100 rows in {config.prepared_dir} (train={sizes['train']['rows']}, eval={sizes['eval']['rows']}, "
+        f"test={sizes['test']['rows']}); dropped {manifest['rows_dropped']}")
+    assert 0 <= manifest["seconds"] <= elapsed + 0.005

@@ -87,3 +87,20 @@ def test_predict_in_batches_equals_one_call(tmp_path, saved_model):
         assert labels == whole[1]
     probabilities, labels = model.predict_in_batches([], 4)
     assert probabilities.shape == (0,) and probabilities.dtype == np.float32 and labels == []
+
+
+def test_predict_of_no_question_is_empty_not_a_dtype_error(tmp_path, saved_model):
+    """An empty list is still a string tensor: the signature accepts it and answers with nothing."""
+    complete_version(tmp_path, 1, saved_model)
+    probabilities, labels = mv.LoadedModel.load(tmp_path).predict([])
+    assert probabilities.shape == (0,) and labels == []
+
+
+def test_progress_bar_only_when_asked_and_names_the_version(tmp_path, saved_model, capsys):
+    complete_version(tmp_path, 6, saved_model)
+    model = mv.LoadedModel.load(tmp_path)
+    model.predict_in_batches(["a", "b", "c"], 2)
+    assert capsys.readouterr().err == ""
+    model.predict_in_batches(["a", "b", "c"], 2, progress=True)
+    shown = capsys.readouterr().err
+    assert "infer (model version 6)" in shown and "2/2" in shown
