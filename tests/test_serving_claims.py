@@ -125,11 +125,14 @@ def test_client_retries_until_a_late_server_answers_then_sigterm_drains_large_re
         # and together they stay under the batching queue's capacity (max_batch_size x max_enqueued_batches).
         capacity = config.serving.batching.max_batch_size * config.serving.batching.max_enqueued_batches
         big = questions(int(np.clip(2000 * 0.5 / float(np.median(timings)), 1000, capacity // 5)))
-        with futures.ThreadPoolExecutor(4) as pool:
+        with client_of(config) as watcher, futures.ThreadPoolExecutor(4) as pool:
+            answered_rows = watcher.server_metrics().batch_rows
             calls = [pool.submit(grpc_predict, config, big) for _ in range(3)]
             calls.append(pool.submit(requests.post, rest_url(config, ":predict"), json={"instances": big},
                                      timeout=120))
-            real_sleep(0.15)
+            deadline = time.monotonic() + 30
+            while watcher.server_metrics().batch_rows == answered_rows and time.monotonic() < deadline:
+                pass  # SIGTERM once the server is answering them (evidence from its metrics, not a fixed wait)
             in_flight = sum(not c.done() for c in calls)
             process.send_signal(signal.SIGTERM)
             responses = [c.result() for c in calls]
