@@ -48,6 +48,16 @@ class Script:
             return self.steps[min(len(self.calls), len(self.steps)) - 1]
 
 
+def play(script: Script, request, context) -> object:
+    """The script's next step for a gRPC call: a status code aborts the call, a float is a delay first."""
+    step = script.next(request)
+    if isinstance(step, grpc.StatusCode):
+        context.abort(step, f"scripted {step.name}")
+    if isinstance(step, float):
+        time.sleep(step)
+    return step
+
+
 def float_tensor(values, packed: bool) -> tensor_pb2.TensorProto:
     shape = tensor_shape_pb2.TensorShapeProto(dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=len(values))])
     if packed:
@@ -66,11 +76,7 @@ class FakePrediction(prediction_service_pb2_grpc.PredictionServiceServicer):
         self.script, self.packed = script, packed
 
     def Predict(self, request, context):  # noqa: N802
-        step = self.script.next(request)
-        if isinstance(step, grpc.StatusCode):
-            context.abort(step, f"scripted {step.name}")
-        if isinstance(step, float):
-            time.sleep(step)
+        step = play(self.script, request, context)
         questions = [q.decode() for q in request.inputs[signatures.QUESTION_INPUT].string_val]
         probabilities = [probability_of(q) for q in questions]
         if step == "one row short":
@@ -84,11 +90,7 @@ class FakePrediction(prediction_service_pb2_grpc.PredictionServiceServicer):
         return response
 
     def GetModelMetadata(self, request, context):  # noqa: N802
-        step = self.script.next(request)
-        if isinstance(step, grpc.StatusCode):
-            context.abort(step, f"scripted {step.name}")
-        if isinstance(step, float):
-            time.sleep(step)
+        play(self.script, request, context)
         if list(request.metadata_field) != ["signature_def"]:  # TensorFlow Serving knows only this one
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"Metadata field {list(request.metadata_field)} is not "
                                                             "supported")
@@ -110,11 +112,8 @@ class FakeModelService(model_service_pb2_grpc.ModelServiceServicer):
         self.script = script
 
     def GetModelStatus(self, request, context):  # noqa: N802
-        step = self.script.next(request)
-        if isinstance(step, grpc.StatusCode):
-            context.abort(step, f"scripted {step.name}")
+        step = play(self.script, request, context)
         if isinstance(step, float):
-            time.sleep(step)
             step = []
         response = get_model_status_pb2.GetModelStatusResponse()
         for version, state, message in step:
