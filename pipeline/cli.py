@@ -28,8 +28,8 @@ def cmd_run(config: configs.Config, args: argparse.Namespace) -> None:
     print(f"pipeline: {config.pipeline.name} from {config.data.source}")
     seconds = _run_pipeline(config, run_log.is_verbose(args.verbose))
     print(f"pipeline: finished in {seconds:.0f} s")
-    _, manifest = latest_prepared_splits(config.pipeline.metadata_path)
-    _report(config, {"pipeline_seconds": round(seconds, 1), "data_manifest": manifest})
+    prepared_dir, manifest = latest_prepared_splits(config.pipeline.metadata_path)
+    _report(config, prepared_dir, {"pipeline_seconds": round(seconds, 1), "data_manifest": manifest})
 
 
 def _run_pipeline(config: configs.Config, verbose: bool) -> float:
@@ -49,13 +49,13 @@ def _run_pipeline(config: configs.Config, verbose: bool) -> float:
 
 
 def cmd_report(config: configs.Config, args: argparse.Namespace) -> None:
-    _report(config, {})
-
-
-def _report(config: configs.Config, extra: dict) -> None:
-    from reporting import summary
     from reporting.run_artifacts import latest_prepared_splits
-    prepared_dir, _ = latest_prepared_splits(config.pipeline.metadata_path)
+    _report(config, latest_prepared_splits(config.pipeline.metadata_path)[0], {})
+
+
+def _report(config: configs.Config, prepared_dir: Path, extra: dict) -> None:
+    """The metrics summary, predictions and HTML report of the latest run, whose splits are ``prepared_dir``."""
+    from reporting import summary
     report = summary.write_report(config.pipeline.metadata_path, prepared_dir,
                                   config.pipeline.output_dir, config.data.random_seed, extra)
     print(f"model blessed: {report['blessed']}; pushed to: {report['pushed_model_dir'] or 'nothing pushed'}")
