@@ -215,7 +215,7 @@ def threshold_view(document: dict) -> None:
     st.subheader("Decision threshold (eval split)")
     threshold = st.slider("Call a question Post when P(Post) is at least", 0.0, 1.0,
                           float(document["decision_threshold"]), 0.01, key="eval_threshold")
-    row = table.iloc[int((table["threshold"] - threshold).abs().idxmin())]
+    row = evaluation_file.at_threshold(table, threshold)
     precision, recall, accuracy = st.columns(3)
     precision.metric("Precision (Post)", f"{row['precision']:.3f}")
     recall.metric("Recall (Post)", f"{row['recall']:.3f}")

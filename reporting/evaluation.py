@@ -159,13 +159,6 @@ def threshold_table(result: tfma.EvalResult, slice_key: tuple = ()) -> pd.DataFr
     return frame.sort_values("threshold").reset_index(drop=True)
 
 
-def at_threshold(table: pd.DataFrame, threshold: float = features.DECISION_THRESHOLD) -> pd.Series:
-    """The row of the threshold table nearest to ``threshold`` (the served model's decision rule by default)."""
-    if table.empty:
-        raise ValueError("TFMA computed no ConfusionMatrixPlot for this slice")
-    return table.iloc[int(np.argmin(np.abs(table["threshold"].to_numpy() - threshold)))]
-
-
 def _value_bound(threshold: tfma.GenericValueThreshold) -> str:
     parts = []
     if threshold.HasField("lower_bound"):

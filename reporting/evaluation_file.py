@@ -11,8 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+import features
 from pipeline.files import write_atomically
 
 EVALUATION_FILE = "evaluation.json"
@@ -41,3 +43,10 @@ def read(output_dir: Path) -> dict[str, Any] | None:
     for name in TABLES:
         document[name] = pd.DataFrame(document.get(name, []))
     return document
+
+
+def at_threshold(table: pd.DataFrame, threshold: float = features.DECISION_THRESHOLD) -> pd.Series:
+    """The row of the threshold table nearest to ``threshold`` (the served model's decision rule by default)."""
+    if table.empty:
+        raise ValueError("TFMA computed no ConfusionMatrixPlot for this slice")
+    return table.iloc[int(np.argmin(np.abs(table["threshold"].to_numpy() - threshold)))]

@@ -217,8 +217,8 @@ def curves_section(data: ReportData) -> str:
     pr, axes = plt.subplots(figsize=(4.6, 4.2))
     axes.plot(table["recall"], table["precision"], color="#2ca02c")
     axes.set(xlabel="recall", ylabel="precision", title="Precision-recall (eval split)", xlim=(0, 1), ylim=(0, 1.02))
-    rows = pd.DataFrame([evaluation.at_threshold(table, t) for t in TABLE_THRESHOLDS])
-    point = evaluation.at_threshold(table)
+    rows = pd.DataFrame([evaluation_file.at_threshold(table, t) for t in TABLE_THRESHOLDS])
+    point = evaluation_file.at_threshold(table)
     matrix = pd.DataFrame({
         "": [f"true {features.POST}", f"true {features.PRE}"],
         f"predicted {features.POST}": [int(point["tp"]), int(point["fp"])],

@@ -12,7 +12,7 @@ import requests
 from streamlit.testing.v1 import AppTest
 
 from reporting import explain
-from reporting.evaluation import at_threshold
+from reporting.evaluation_file import at_threshold
 from tests.helpers import ROOT, free_port, server_config
 
 APP = str(ROOT / "app" / "app.py")

@@ -135,7 +135,7 @@ def test_report_has_a_row_per_slice_and_slices_partition_the_eval_split(evaluati
 def test_report_threshold_table_and_confusion_matrix_add_up(evaluation_report, pipeline_run):
     data = evaluation_report["data"]
     overall = data.slices[data.slices["slice"] == "overall"]["example_count"].item()
-    point = html_report.evaluation.at_threshold(data.thresholds)
+    point = html_report.evaluation_file.at_threshold(data.thresholds)
     assert point["threshold"] == pytest.approx(features.DECISION_THRESHOLD, abs=1e-3)
     assert point[["tp", "fp", "tn", "fn"]].sum() == pytest.approx(overall)
     tfma_accuracy = pipeline_run["summary"]["evaluator_eval_split"]["metrics"]["binary_accuracy"]
