@@ -21,7 +21,6 @@ from typing import Any
 
 import pandas as pd
 import tensorflow as tf
-from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx.components import BulkInferrer, CsvExampleGen
 from tfx.components.bulk_inferrer import executor as bulk_inferrer_executor
@@ -39,23 +38,21 @@ from bench.scale_data import vary
 from components.batch_scoring import BatchScoring
 from dataprep import splits
 from pipeline import configs
+from reporting import run_artifacts
 from serving.model_versions import LoadedModel
 
 IN_PROCESS_BATCH = 256  # the reference batch size of the in-process rate
 
 
-def _latest_uri(store: metadata_store.MetadataStore, type_name: str) -> metadata_store_pb2.Artifact:
-    artifacts = store.get_artifacts_by_type(type_name)
-    if not artifacts:
-        raise SystemExit(f"scoring bench: the run has no {type_name} artifact")
-    return max(artifacts, key=lambda a: a.id)
-
-
-def run_artifacts(metadata_path: Path) -> dict[str, metadata_store_pb2.Artifact]:
-    connection = metadata_store_pb2.ConnectionConfig()
-    connection.sqlite.filename_uri = str(metadata_path)
-    store = metadata_store.MetadataStore(connection)
-    return {name: _latest_uri(store, name) for name in ("PushedModel", "Model", "ModelBlessing")}
+def run_outputs(metadata_path: Path) -> dict[str, metadata_store_pb2.Artifact]:
+    """The pushed model, the trained model and its blessing of the run in ``metadata_path`` (its latest run)."""
+    run = run_artifacts.latest_run(run_artifacts.open_store(metadata_path))
+    wanted = {"PushedModel": run_artifacts.PUSHED_MODEL, "Model": run_artifacts.MODEL,
+              "ModelBlessing": run_artifacts.BLESSING}
+    missing = [output for output in wanted.values() if output not in run.artifacts]
+    if missing:
+        raise SystemExit(f"scoring bench: the run has no {', '.join(missing)}")
+    return {name: run.artifacts[output] for name, output in wanted.items()}
 
 
 def questions_to_score(prepared_dir: Path, rows: int, seed: int = 0) -> pd.DataFrame:
@@ -135,7 +132,7 @@ def run(run_dir: Path, rows: int, work: Path, beam_args: list[str], bulk_inferre
     config = configs.load(environ={})
     batch_size = config.batch_scoring.batch_size
     _BatchedBulkInferrerExecutor.batch_size = batch_size
-    artifacts = run_artifacts(run_dir / "metadata.db")
+    artifacts = run_outputs(run_dir / "metadata.db")
     frame = questions_to_score(run_dir / "data", rows)
     data_dir = work / "data"
     splits.split_path(data_dir, "test").parent.mkdir(parents=True, exist_ok=True)
