@@ -1,19 +1,33 @@
-"""Run the pipeline on this machine with TFX's LocalDagRunner and Beam's DirectRunner."""
+"""Run the pipeline on this machine with TFX's LocalDagRunner and Beam's DirectRunner.
+
+Three doors to the one pipeline, all through this file:
+- ``./run.sh pipeline`` (pipeline/cli.py) calls :func:`run`;
+- ``python local_runner.py`` is the same command as ``./run.sh pipeline`` (closing lines, report);
+- TFX's command line: ``tfx pipeline create|update|compile --engine local --pipeline_path local_runner.py``
+  loads this file as ``__main__`` with ``LocalDagRunner.run`` patched to record the pipeline without running
+  it, and ``tfx run create --engine local --pipeline_name <name>`` executes it as a script.
+It lives at the repository root, as in TFX's taxi template: the command line puts the file's own folder first
+on the import path, so from inside ``pipeline/`` the name ``pipeline`` would be ``pipeline/pipeline.py``.
+The config is config.json, or the file named by $PPQ_CONFIG.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 
-from absl import logging
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # before TensorFlow is imported, also under `tfx run create`
 
-from dataprep import preparation
-from pipeline import beam_dependencies, pipeline
-from pipeline import tfx_api as tfx
-from pipeline.configs import Config
-from serving import model_versions
+from absl import logging  # noqa: E402
+
+from dataprep import preparation  # noqa: E402
+from pipeline import beam_dependencies, cli, configs, pipeline  # noqa: E402
+from pipeline import tfx_api as tfx  # noqa: E402
+from serving import model_versions  # noqa: E402
 
 
-def build(config: Config) -> tfx.dsl.Pipeline:
+def build(config: configs.Config) -> tfx.dsl.Pipeline:
     """The local pipeline, from the raw CSV (data.source) to the pushed model."""
     config.pipeline.metadata_path.parent.mkdir(parents=True, exist_ok=True)
     arguments = pipeline.arguments_from_config(config)
@@ -29,7 +43,7 @@ def build(config: Config) -> tfx.dsl.Pipeline:
     )
 
 
-def run(config: Config) -> float:
+def run(config: configs.Config) -> float:
     """Run the whole pipeline; return its wall time in seconds.
 
     TFX reports progress at absl's INFO level (the quiet run reads it), so the run raises the verbosity and
@@ -45,3 +59,28 @@ def run(config: Config) -> float:
     finally:
         logging.set_verbosity(previous)
     return time.monotonic() - started
+
+
+def recorded_by_tfx_cli() -> bool:
+    """Whether TFX's command line has patched ``LocalDagRunner.run`` to record the pipeline instead of running it.
+
+    ``tfx pipeline create/update/compile`` wrap the method with ``functools.wraps``
+    (tfx/tools/cli/handler/dag_runner_patcher.py), which leaves ``__wrapped__`` on it.
+    """
+    return hasattr(tfx.orchestration.LocalDagRunner.run, "__wrapped__")
+
+
+def record_for_tfx_cli(config: configs.Config) -> None:
+    """Hand the pipeline to the command line's patched runner, which records its name and root."""
+    tfx.orchestration.LocalDagRunner().run(build(config))
+
+
+def main() -> int:
+    """``python local_runner.py`` or TFX's command line: errors end in the project's one-line message."""
+    if recorded_by_tfx_cli():
+        return cli.guarded(lambda: record_for_tfx_cli(configs.load()))
+    return cli.main(["pipeline"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,6 +4,7 @@
 #                        export predictions and metrics, then start the model server and the app
 #   ./run.sh test        install what is missing (incl. Chromium for the browser test), run every test
 #   ./run.sh mutants     mutation testing (mutmut) of the pure-Python modules with their fast tests (docs/testing.md)
+#   ./run.sh tfx …       TFX's own command line in the project's venv (tfx pipeline create --engine local …)
 #   ./run.sh lock        re-resolve requirements*.in into the pinned requirements*.lock
 #   ./run.sh bench | bench-serving | soak | audit    benchmarks, soak test, dependency audit
 #   ./run.sh <command>   one step on its own: prepare | pipeline | report | infer | predict | serve | app |
@@ -122,6 +123,12 @@ case "${1:-main}" in
     shift
     ensure_env "${RUNTIME_LOCKS[@]}"
     exec "$PY" -m bench.run_bench "$@"
+    ;;
+  tfx)
+    shift
+    ensure_env "${RUNTIME_LOCKS[@]}"
+    # The venv first on PATH: TFX's command line runs `pip freeze` to choose its engine.
+    PATH="$VENV/bin:$PATH" exec "$VENV/bin/tfx" "$@"
     ;;
   lock)
     ensure_env "${RUNTIME_LOCKS[@]}"

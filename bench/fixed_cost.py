@@ -27,7 +27,7 @@ IMPORTS = {
     "tfx.v1 (with its cloud extensions)": "from tfx import v1",
     "tfx.v1.extensions (Vertex AI, BigQuery)": "import tfx.v1.extensions",
     "pipeline.tfx_api (what the local pipeline imports)": "from pipeline import tfx_api",
-    "the local runner, the pipeline and its components": "from pipeline import local_runner",
+    "the local runner, the pipeline and its components": "import local_runner",
 }
 
 

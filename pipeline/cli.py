@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from pipeline import configs, run_log
@@ -35,13 +36,13 @@ def cmd_run(config: configs.Config, args: argparse.Namespace) -> None:
 def _run_pipeline(config: configs.Config, verbose: bool) -> float:
     """The local run; unless verbose, one line per component here and the libraries' output in a log file."""
     if verbose:
-        from pipeline import local_runner
+        import local_runner
         return local_runner.run(config)
     log_path = run_log.log_path_for(config.pipeline.output_dir, "pipeline")
     print(f"pipeline: full log in {log_path} (--verbose streams it here)")
     try:
         with run_log.quiet(log_path):
-            from pipeline import local_runner
+            import local_runner
             return local_runner.run(config)
     except Exception:
         print(f"pipeline: failed; the last lines of {log_path}:\n{run_log.tail(log_path)}", file=sys.stderr)
@@ -157,7 +158,7 @@ def cmd_app(config: configs.Config, args: argparse.Namespace) -> None:
 
 
 def cmd_compile_kubeflow(config: configs.Config, args: argparse.Namespace) -> None:
-    from pipeline import kubeflow_v2_runner
+    import kubeflow_v2_runner
     package, job = kubeflow_v2_runner.compile_pipeline(config)
     print(f"Kubeflow Pipelines package: {package}; Vertex AI PipelineJob: {job} "
           f"(image {config.kubeflow.image}, root {config.kubeflow.pipeline_root})")
@@ -204,10 +205,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``./run.sh <command>``: the command's exit status (2 on an error the user can act on)."""
     args = build_parser().parse_args(argv)
+    return guarded(lambda: args.func(configs.load(args.config), args))
+
+
+def guarded(action: Callable[[], object]) -> int:
+    """Run ``action``; any failure becomes one ``error: …`` line and exit status 2 (the runner files use it too)."""
     try:
-        config = configs.load(args.config)
-        args.func(config, args)
+        action()
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

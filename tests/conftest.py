@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -11,7 +12,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest  # noqa: E402
 
 from pipeline import configs  # noqa: E402
-from tests.helpers import SMALL_OVERRIDES, write_config  # noqa: E402
+from tests.helpers import ROOT, SMALL_OVERRIDES, run_tfx_cli, write_config  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -20,18 +21,24 @@ def small_config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pipeline_run(small_config_path: Path) -> dict:
-    """Run the real pipeline once, from the raw CSV, and write the report; shared by all e2e tests."""
-    from pipeline import local_runner
-    from reporting import summary
+def pipeline_run(small_config_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Run the real pipeline once, from the raw CSV, as TFX's command line does; shared by all e2e tests.
+
+    ``tfx pipeline create`` then ``tfx run create`` (the local engine executes local_runner.py, the same as
+    ``./run.sh pipeline``: pipeline, predictions, metrics summary, report).
+    """
     from reporting.run_artifacts import latest_prepared_splits
     config = configs.load(small_config_path, environ={})
-    seconds = local_runner.run(config)
+    tfx_home = tmp_path_factory.mktemp("tfx_home")
+    create = run_tfx_cli(["pipeline", "create", "--engine", "local", "--pipeline_path", str(ROOT / "local_runner.py")],
+                         small_config_path, tfx_home)
+    assert create.returncode == 0, create.stdout[-3000:] + create.stderr[-3000:]
+    run = run_tfx_cli(["run", "create", "--engine", "local", "--pipeline_name", config.pipeline.name],
+                      small_config_path, tfx_home)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     prepared_dir, manifest = latest_prepared_splits(config.pipeline.metadata_path)
-    report = summary.write_report(config.pipeline.metadata_path, prepared_dir,
-                                  config.pipeline.output_dir, config.data.random_seed)
-    return {"config": config, "manifest": manifest, "prepared_dir": prepared_dir, "seconds": seconds,
-            "summary": report}
+    return {"config": config, "manifest": manifest, "prepared_dir": prepared_dir, "tfx_home": tfx_home,
+            "output": run.stdout, "summary": json.loads(config.pipeline.summary_path.read_text())}
 
 
 @pytest.fixture(scope="session")

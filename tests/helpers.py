@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from pipeline.configs import PROJECT_ROOT as ROOT
 from serving.launch import free_port, start_server, stop_server
 
 __all__ = ["ROOT", "SMALL_OVERRIDES", "free_port", "server_config", "standalone_server_config", "start_server",
-           "stop_server", "write_config"]
+           "stop_server", "run_tfx_cli", "write_config"]
 
 SMALL_OVERRIDES = {
     "data": {"total_sample_size": 400, "chunk_rows": 1000},
@@ -52,3 +55,16 @@ def standalone_server_config(tmp: Path, pipeline_run: dict) -> Path:
                               "serving": {"model_dir": str(config.serving.model_dir), "grpc_port": free_port(),
                                           "rest_port": free_port(), "request_timeout_seconds": 5.0},
                               "pipeline": {"output_dir": str(config.pipeline.output_dir)}})
+
+
+def run_tfx_cli(args: list[str], config_path: Path, tfx_home: Path, timeout: float = 1200) -> subprocess.CompletedProcess:
+    """TFX's own command line (the venv's ``tfx`` entry point) on this project, with its home in ``tfx_home``.
+
+    The local engine keeps its records in $LOCAL_HOME, the vertex engine in $VERTEX_HOME; the runner files read
+    the config named by $PPQ_CONFIG.
+    """
+    venv_bin = Path(sys.executable).parent  # the command line runs `pip freeze` from PATH to pick its engine
+    env = {**os.environ, "PPQ_CONFIG": str(config_path), "LOCAL_HOME": str(tfx_home / "local"),
+           "VERTEX_HOME": str(tfx_home / "vertex"), "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run([str(venv_bin / "tfx"), *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)

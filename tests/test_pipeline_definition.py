@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
-from pipeline import configs, local_runner, pipeline
+import local_runner
+from pipeline import configs, pipeline
 from tests.helpers import ROOT, SMALL_OVERRIDES, write_config
 
 
