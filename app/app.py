@@ -16,8 +16,8 @@ import pandas as pd
 import streamlit as st
 
 import features
+from common import config as configs
 from dataprep import splits
-from pipeline import configs
 from reporting import evaluation_file, explain
 from serving import metrics
 from serving.client import ModelClient, ServingClientError

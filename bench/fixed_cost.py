@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipeline import configs
+from common import config as configs
 
 IMPORTS = {
     "tensorflow": "import tensorflow",

@@ -26,9 +26,9 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 import features
 import preprocessing
 import trainer
+from common import config as configs
 from dataprep import splits as split_files
 from evaluation import check_set
-from pipeline import configs
 from reporting.baseline import tfidf_baseline
 
 # Name -> changes to config.json's model section.

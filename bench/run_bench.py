@@ -33,8 +33,8 @@ import pandas as pd  # noqa: E402
 import features  # noqa: E402
 from bench.scale_data import write_scaled_csv  # noqa: E402
 from bench.serving_bench import format_table, run_serving_bench  # noqa: E402
+from common import config as configs  # noqa: E402
 from dataprep import splits  # noqa: E402
-from pipeline import configs  # noqa: E402
 from reporting import run_artifacts  # noqa: E402
 from reporting.baseline import tfidf_baseline  # noqa: E402
 from reporting.metrics import classification_metrics  # noqa: E402

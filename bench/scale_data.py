@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 import features
-from pipeline import configs
+from common import config as configs
 
 PUBLIC_PRE_SHARE = 0.577
 GREETINGS = ["", "", "Hi, ", "Hello, ", "Hey, ", "Quick question: ", "Question - ", "Hi all, ", "Good day, ", "Help: "]

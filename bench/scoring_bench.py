@@ -35,9 +35,9 @@ import features
 import signatures
 from bench.run_bench import component_seconds
 from bench.scale_data import vary
+from common import config as configs
 from components.batch_scoring import BatchScoring
 from dataprep import splits
-from pipeline import configs
 from reporting import run_artifacts
 from serving.model_versions import LoadedModel
 

@@ -38,8 +38,8 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 import signatures
-from pipeline import configs
-from pipeline.configs import PROJECT_ROOT as ROOT
+from common import config as configs
+from common.config import PROJECT_ROOT as ROOT
 from serving import metrics
 from serving.client import ModelClient, floats, string_tensor
 from serving.launch import free_port, start_process, stop_server

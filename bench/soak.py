@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from pipeline import configs
+from common import config as configs
 from serving.client import ModelClient
 from serving.launch import start_server, stop_server
 

@@ -18,8 +18,8 @@ import tensorflow as tf
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 import features
+from common.config import PROJECT_ROOT
 from dataprep import splits
-from pipeline.configs import PROJECT_ROOT
 from serving.model_versions import LoadedModel
 
 CHECK_SET_PATH = PROJECT_ROOT / "data" / "check_questions.csv"

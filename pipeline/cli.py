@@ -14,7 +14,9 @@ import sys
 import traceback
 from pathlib import Path
 
-from pipeline import configs, run_log
+from common import config as configs
+from common.outputs import BATCH_INFERENCE_FILE
+from pipeline import run_log
 
 
 def cmd_prepare(config: configs.Config, args: argparse.Namespace) -> None:
@@ -84,8 +86,8 @@ def cmd_infer(config: configs.Config, args: argparse.Namespace) -> None:
     without Beam's start-up (docs/performance.md has the figures).
     """
     import features
+    from common.files import write_atomically
     from dataprep import splits
-    from pipeline.files import write_atomically
     from reporting.run_artifacts import latest_prepared_splits
     from serving.model_versions import LoadedModel
     if args.input:
@@ -101,7 +103,7 @@ def cmd_infer(config: configs.Config, args: argparse.Namespace) -> None:
     batch_size = args.batch_size or config.batch_scoring.batch_size
     probabilities, labels = model.predict_in_batches(frame[features.QUESTION].tolist(), batch_size, progress=True)
     frame["probability_post"], frame["predicted_label"] = probabilities.tolist(), labels
-    target = Path(args.output) if args.output else config.pipeline.output_dir / "batch_inference.csv"
+    target = Path(args.output) if args.output else config.pipeline.output_dir / BATCH_INFERENCE_FILE
     write_atomically(target, frame.to_csv(index=False))
     print(f"wrote {len(frame)} predictions to {target}")
 

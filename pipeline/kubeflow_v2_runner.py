@@ -14,8 +14,8 @@ from pathlib import Path
 
 from tfx import v1 as tfx
 
+from common.config import Config
 from pipeline import pipeline
-from pipeline.configs import Config
 
 
 def compile_pipeline(config: Config) -> tuple[Path, Path]:

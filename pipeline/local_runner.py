@@ -6,10 +6,10 @@ import time
 
 from absl import logging
 
+from common.config import Config
 from dataprep import preparation
 from pipeline import beam_dependencies, pipeline
 from pipeline import tfx_api as tfx
-from pipeline.configs import Config
 from serving import model_versions
 
 

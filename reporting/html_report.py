@@ -23,11 +23,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import features  # noqa: E402
-from pipeline.files import write_atomically  # noqa: E402
+from common.files import write_atomically  # noqa: E402
+from common.outputs import REPORTS_DIR  # noqa: E402
 from reporting import data_stats, evaluation, evaluation_file, history, run_artifacts  # noqa: E402
 from reporting.run_artifacts import PipelineRun  # noqa: E402
 
-REPORTS_DIR = "reports"
 TABLE_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 SECTIONS = ("Verdict", "Metrics", "Calibration", "Curves and thresholds", "Data", "History")
 STYLE = """

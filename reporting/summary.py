@@ -21,11 +21,11 @@ import pandas as pd
 import tensorflow_model_analysis as tfma
 
 import features
+from common.files import write_atomically
+from common.outputs import PREDICTIONS_FILE, SUMMARY_FILE
 from components import batch_scoring
 from dataprep import splits
 from evaluation import check_set
-from pipeline.configs import PREDICTIONS_FILE, SUMMARY_FILE
-from pipeline.files import write_atomically
 from reporting import evaluation, run_artifacts
 from reporting.baseline import tfidf_baseline
 from reporting.metrics import classification_metrics

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline import configs
+from common import config as configs
 from serving import metrics
 
 FOLDER = Path(__file__).resolve().parent / "tf_serving"

@@ -10,7 +10,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
-from pipeline import configs  # noqa: E402
+from common import config as configs  # noqa: E402
 from tests.helpers import SMALL_OVERRIDES, write_config  # noqa: E402
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import cli, configs
+from common import config as configs
+from pipeline import cli
 from serving.model_versions import LoadedModel
 from tests.helpers import SMALL_OVERRIDES, write_config
 

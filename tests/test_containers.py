@@ -8,7 +8,7 @@ import subprocess
 import jsonschema
 import yaml
 
-from pipeline import configs
+from common import config as configs
 from tests.helpers import ROOT
 
 COMPOSE_SCHEMA = ROOT / "tests" / "schemas" / "compose-spec.json"  # from the compose-spec repository (Apache-2.0)

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from pipeline import configs
+from common import config as configs
 from reporting import summary
 from serving.model_versions import list_versions, remove_incomplete_versions
 from serving.server import ModelServer

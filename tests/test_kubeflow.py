@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import configs, kubeflow_v2_runner
+from common import config as configs
+from pipeline import kubeflow_v2_runner
 from tests.helpers import ROOT, write_config
 
 KFP_PYTHON = Path(sys.prefix) / "kfp" / "bin" / "python"

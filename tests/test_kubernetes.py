@@ -7,8 +7,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from common import config as configs
 from deploy import manifests
-from pipeline import configs
 from serving import metrics
 from tests.helpers import ROOT
 

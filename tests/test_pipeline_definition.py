@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
-from pipeline import configs, local_runner, pipeline
+from common import config as configs
+from pipeline import local_runner, pipeline
 from tests.helpers import ROOT, SMALL_OVERRIDES, write_config
 
 

@@ -27,7 +27,7 @@ from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 import signatures
-from pipeline import configs
+from common import config as configs
 from serving import client as client_module
 from serving.client import ModelClient, ServingClientError
 from serving.model_versions import LoadedModel, list_versions

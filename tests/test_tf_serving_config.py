@@ -3,8 +3,8 @@
 
 import yaml
 
-from pipeline import configs
-from pipeline.configs import PROJECT_ROOT as ROOT
+from common import config as configs
+from common.config import PROJECT_ROOT as ROOT
 from serving import metrics, tf_serving_config
 
 
