@@ -15,12 +15,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-import features
 from common import config as configs
 from dataprep import splits
 from reporting import evaluation_file, explain
 from serving import metrics
-from serving.client import ModelClient, ServingClientError
+from serving.client import MAX_QUESTION_CHARS, POST, PRE, QUESTION, ModelClient, ServingClientError
 
 BATCH_CHUNK = 256
 CHART_METRICS = ("auc", "binary_accuracy", "precision", "recall")
@@ -84,15 +83,15 @@ def ask_tab(client: ModelClient) -> None:
     if not question.strip():
         st.warning("Type a question first.")
         return
-    if len(question.strip()) > features.MAX_QUESTION_CHARS:
-        st.warning(f"That question has {len(question.strip())} characters; the limit is {features.MAX_QUESTION_CHARS}.")
+    if len(question.strip()) > MAX_QUESTION_CHARS:
+        st.warning(f"That question has {len(question.strip())} characters; the limit is {MAX_QUESTION_CHARS}.")
         return
     try:
         prediction = client.predict([question])[0]
     except ServingClientError as error:
         show_error(error, client)
         return
-    when = "before the purchase" if prediction.label == features.PRE else "after the purchase"
+    when = "before the purchase" if prediction.label == PRE else "after the purchase"
     st.subheader(f"Prediction: {prediction.label} ({when})")
     st.metric("P(Post)", f"{prediction.probability_post:.3f}")
     st.progress(prediction.confidence, text=f"confidence {prediction.confidence:.0%}")
@@ -109,7 +108,7 @@ def explanation_view(client: ModelClient, question: str) -> None:
         return
     st.markdown("**Why this answer**")
     st.markdown(explain.highlighted_html(explanation), unsafe_allow_html=True)
-    strongest = ", ".join(f"{w.word} ({w.effect:+.3f} toward {features.POST if w.effect > 0 else features.PRE})"
+    strongest = ", ".join(f"{w.word} ({w.effect:+.3f} toward {POST if w.effect > 0 else PRE})"
                           for w in explanation.strongest())
     st.caption(f"{explain.LEGEND} Strongest: {strongest or 'none (a one-word question)'}.")
 
@@ -123,10 +122,10 @@ def batch_tab(client: ModelClient) -> None:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         st.error(f"Could not read that file as CSV: {error}")
         return
-    if features.QUESTION not in frame.columns:
+    if QUESTION not in frame.columns:
         st.error(f"The file has no 'question' column (columns: {', '.join(frame.columns)}).")
         return
-    frame = frame[frame[features.QUESTION].str.strip().str.len().between(1, features.MAX_QUESTION_CHARS)]
+    frame = frame[frame[QUESTION].str.strip().str.len().between(1, MAX_QUESTION_CHARS)]
     if frame.empty:
         st.warning("No usable questions in the file (empty or over the length limit).")
         return
@@ -134,7 +133,7 @@ def batch_tab(client: ModelClient) -> None:
     progress = st.progress(0.0, text="predicting")
     try:
         for start in range(0, len(frame), BATCH_CHUNK):
-            predictions += client.predict(frame[features.QUESTION].iloc[start:start + BATCH_CHUNK].tolist())
+            predictions += client.predict(frame[QUESTION].iloc[start:start + BATCH_CHUNK].tolist())
             progress.progress(min(1.0, (start + BATCH_CHUNK) / len(frame)), text="predicting")
     except ServingClientError as error:
         show_error(error, client)
@@ -220,9 +219,9 @@ def threshold_view(document: dict) -> None:
     precision.metric("Precision (Post)", f"{row['precision']:.3f}")
     recall.metric("Recall (Post)", f"{row['recall']:.3f}")
     accuracy.metric("Accuracy", f"{row['accuracy']:.3f}")
-    matrix = pd.DataFrame({f"predicted {features.POST}": [int(row["tp"]), int(row["fp"])],
-                           f"predicted {features.PRE}": [int(row["fn"]), int(row["tn"])]},
-                          index=[f"true {features.POST}", f"true {features.PRE}"])
+    matrix = pd.DataFrame({f"predicted {POST}": [int(row["tp"]), int(row["fp"])],
+                           f"predicted {PRE}": [int(row["fn"]), int(row["tn"])]},
+                          index=[f"true {POST}", f"true {PRE}"])
     st.dataframe(matrix, key="eval_confusion")
     point = alt.Chart(pd.DataFrame([row])).mark_point(size=120, filled=True, color="black")
     roc = alt.Chart(table).mark_line(color="#d62728").encode(

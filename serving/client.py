@@ -25,10 +25,12 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-import features
 import signatures
+from features import MAX_QUESTION_CHARS, POST, PRE, QUESTION
 from serving import metrics
 
+# The model's vocabulary as the client's callers (the app) see it; defined once, in features.py.
+__all__ = ["MAX_QUESTION_CHARS", "POST", "PRE", "QUESTION", "ModelClient", "Prediction", "ServingClientError"]
 T = TypeVar("T")
 
 
@@ -50,7 +52,7 @@ class Prediction:
     @property
     def confidence(self) -> float:
         """Probability of the predicted label."""
-        return self.probability_post if self.label == features.POST else 1.0 - self.probability_post
+        return self.probability_post if self.label == POST else 1.0 - self.probability_post
 
 
 # CANCELLED from the server: gRPC cancels calls it had queued but not started when a server shuts down.
@@ -86,10 +88,10 @@ def validate_questions(questions: list[str]) -> list[str]:
     for index, question in enumerate(cleaned):
         if not isinstance(question, str) or not question:
             raise ServingClientError("invalid_argument", f"question {index + 1} is empty")
-        if len(question) > features.MAX_QUESTION_CHARS:
+        if len(question) > MAX_QUESTION_CHARS:
             raise ServingClientError("invalid_argument",
                                      f"question {index + 1} has {len(question)} characters; the limit is "
-                                     f"{features.MAX_QUESTION_CHARS}")
+                                     f"{MAX_QUESTION_CHARS}")
     return cleaned
 
 
