@@ -17,8 +17,7 @@ import streamlit as st
 
 from common import config as configs
 from dataprep import splits
-from reporting import evaluation_file, explain
-from serving import metrics
+from reporting import evaluation_file, explain, server_load
 from serving.client import MAX_QUESTION_CHARS, POST, PRE, QUESTION, ModelClient, ServingClientError
 
 BATCH_CHUNK = 256
@@ -57,17 +56,17 @@ def sidebar(client: ModelClient) -> None:
         st.sidebar.error(f"not answering ({error.kind})")
         st.sidebar.button("Check again", key="sidebar-retry")
         return
-    server_load(client)
+    load_view(client)
 
 
-def server_load(client: ModelClient) -> None:
+def load_view(client: ModelClient) -> None:
     """Request rate and p50 latency from the server's Prometheus endpoint, since this session last looked."""
     try:
-        snapshot = client.server_metrics()
+        snapshot = server_load.parse(client.metrics_text(), client.model_name)
     except ServingClientError as error:
         st.sidebar.caption(f"no metrics from the server ({error.kind})")
         return
-    load = metrics.load_between(snapshot, st.session_state.get("metrics_snapshot"))
+    load = server_load.load_between(snapshot, st.session_state.get("metrics_snapshot"))
     since = "since the last look" if "metrics_snapshot" in st.session_state else "since the server started"
     st.session_state["metrics_snapshot"] = snapshot
     rate = f"{load.per_second:.1f} requests/s" if load.per_second is not None else f"{load.requests:.0f} requests"

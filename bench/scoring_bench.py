@@ -38,8 +38,8 @@ from bench.scale_data import vary
 from common import config as configs
 from components.batch_scoring import BatchScoring
 from dataprep import splits
+from models.pushed_models import LoadedModel
 from reporting import run_artifacts
-from serving.model_versions import LoadedModel
 
 IN_PROCESS_BATCH = 256  # the reference batch size of the in-process rate
 

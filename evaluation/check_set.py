@@ -20,7 +20,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 import features
 from common.config import PROJECT_ROOT
 from dataprep import splits
-from serving.model_versions import LoadedModel
+from models.pushed_models import LoadedModel
 
 CHECK_SET_PATH = PROJECT_ROOT / "data" / "check_questions.csv"
 MISSES_SHOWN = 10

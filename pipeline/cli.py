@@ -88,8 +88,8 @@ def cmd_infer(config: configs.Config, args: argparse.Namespace) -> None:
     import features
     from common.files import write_atomically
     from dataprep import splits
+    from models.pushed_models import LoadedModel
     from reporting.run_artifacts import latest_prepared_splits
-    from serving.model_versions import LoadedModel
     if args.input:
         source = Path(args.input)
     else:
@@ -119,7 +119,7 @@ def cmd_predict(config: configs.Config, args: argparse.Namespace) -> None:
             print(json.dumps(explain.as_dict(explain.explain(client, question))))
         return
     if args.in_process:
-        from serving.model_versions import LoadedModel
+        from models.pushed_models import LoadedModel
         model = LoadedModel.load(config.serving.model_base_path)
         probabilities, labels = model.predict([question])
         label, probability, version = labels[0], float(probabilities[0]), model.version
@@ -169,6 +169,7 @@ def cmd_render_kubernetes(config: configs.Config, args: argparse.Namespace) -> N
     from deploy import manifests
     folder = manifests.render(config)
     print(f"Kubernetes manifests: {folder} (kubectl apply -k {folder})")
+    print(f"compose stack: {manifests.render_compose(config)} (docker compose up)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("app", help="run the Streamlit app").set_defaults(func=cmd_app)
     commands.add_parser("compile-kubeflow", help="compile the pipeline for Kubeflow Pipelines (YAML) and Vertex AI (JSON)"
                         ).set_defaults(func=cmd_compile_kubeflow)
-    commands.add_parser("render-kubernetes", help="write the TF Serving and app manifests for Kubernetes from config.json"
+    commands.add_parser("render-kubernetes", help="write the Kubernetes manifests and docker-compose.yml from config.json"
                         ).set_defaults(func=cmd_render_kubernetes)
     return parser
 

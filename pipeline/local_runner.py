@@ -8,9 +8,9 @@ from absl import logging
 
 from common.config import Config
 from dataprep import preparation
+from models import pushed_models
 from pipeline import beam_dependencies, pipeline
 from pipeline import tfx_api as tfx
-from serving import model_versions
 
 
 def build(config: Config) -> tfx.dsl.Pipeline:
@@ -35,7 +35,7 @@ def run(config: Config) -> float:
     TFX reports progress at absl's INFO level (the quiet run reads it), so the run raises the verbosity and
     puts it back afterwards.
     """
-    for folder in model_versions.remove_incomplete_versions(config.serving.model_base_path):
+    for folder in pushed_models.remove_incomplete_versions(config.serving.model_base_path):
         print(f"pipeline: removed {folder}, an incomplete push left by an interrupted run")
     previous = logging.get_verbosity()
     logging.set_verbosity(logging.INFO)

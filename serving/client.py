@@ -27,7 +27,7 @@ from tensorflow_serving.apis import (
 
 import signatures
 from features import MAX_QUESTION_CHARS, POST, PRE, QUESTION
-from serving import metrics
+from serving import metric_names
 
 # The model's vocabulary as the client's callers (the app) see it; defined once, in features.py.
 __all__ = ["MAX_QUESTION_CHARS", "POST", "PRE", "QUESTION", "ModelClient", "Prediction", "ServingClientError"]
@@ -171,16 +171,16 @@ class ModelClient:
                     "outputs": sorted(signature.outputs)}
         return self._with_retries(call)
 
-    def server_metrics(self) -> metrics.Snapshot:
-        """The server's Prometheus metrics (TensorFlow Serving's endpoint on the REST port), summed for this model."""
-        url = f"http://{self.host}:{self.rest_port}{metrics.PATH}"
+    def metrics_text(self) -> str:
+        """The server's Prometheus metrics text (TensorFlow Serving's endpoint on the REST port), as scraped."""
+        url = f"http://{self.host}:{self.rest_port}{metric_names.PATH}"
 
-        def call() -> metrics.Snapshot:
+        def call() -> str:
             response = self._session.get(url, timeout=self.timeout)
             if response.status_code != 200:
                 raise ServingClientError(_HTTP_KINDS.get(response.status_code, "server_error"),
                                          f"HTTP {response.status_code} from {url}")
-            return metrics.parse(response.text, self.model_name)
+            return response.text
         return self._with_retries(call)
 
     def is_up(self) -> bool:

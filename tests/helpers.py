@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bench.launch import free_port, start_server, stop_server
 from common.config import PROJECT_ROOT as ROOT
-from serving.launch import free_port, start_server, stop_server
 
 __all__ = ["ROOT", "SMALL_OVERRIDES", "free_port", "server_config", "standalone_server_config", "start_server",
            "stop_server", "write_config"]

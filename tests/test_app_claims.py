@@ -14,7 +14,7 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_module
 
-from serving.model_versions import LoadedModel
+from models.pushed_models import LoadedModel
 from tests.helpers import ROOT, server_config
 
 APP = str(ROOT / "app" / "app.py")

@@ -18,8 +18,8 @@ from tests.helpers import ROOT
 
 LINT_IMPORTS = str(Path(sys.executable).parent / "lint-imports")
 ML_CORE = ("features", "signatures", "preprocessing", "trainer")
-PROJECT_PACKAGES = ("app", "bench", "common", "components", "dataprep", "deploy", "evaluation", "pipeline", "reporting",
-                    "scripts", "serving")
+PROJECT_PACKAGES = ("app", "bench", "common", "components", "dataprep", "deploy", "evaluation", "models", "pipeline",
+                    "reporting", "scripts", "serving")
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess:
@@ -46,6 +46,7 @@ def copy_of_the_project(tmp: Path) -> Path:
     ("serving/client.py", "from reporting import summary", "never import the reporting or pipeline layers"),
     ("app/app.py", "import features", "The app never imports the ML core"),
     ("app/app.py", "import tensorflow_model_analysis", "The app never imports TFMA"),
+    ("app/app.py", "from models import pushed_models", "The app never imports TFMA"),
     ("common/files.py", "from pipeline import cli", "(common) import no other layer"),
     ("dataprep/splits.py", "from reporting import history", "Layers only look down"),
     ("serving/errors.py", "from serving import versions", "No cycles inside a package"),

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from common import config as configs
+from models.pushed_models import LoadedModel
 from pipeline import cli
-from serving.model_versions import LoadedModel
 from tests.helpers import SMALL_OVERRIDES, write_config
 
 

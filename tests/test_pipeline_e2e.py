@@ -13,9 +13,9 @@ from ml_metadata.proto import metadata_store_pb2
 import features
 import signatures
 from dataprep import splits
+from models.pushed_models import LoadedModel, list_versions
 from pipeline import cli
 from reporting import summary
-from serving.model_versions import LoadedModel, list_versions
 
 EXPECTED_OUTPUTS = [
     "DataPreparation/prepared", "CsvExampleGen/examples", "StatisticsGen/statistics", "SchemaGen/schema",
