@@ -23,15 +23,14 @@ def small_config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pipeline_run(small_config_path: Path) -> dict:
     """Run the real pipeline once, from the raw CSV, and write the report; shared by all e2e tests."""
     from pipeline import local_runner
-    from reporting import summary
+    from reporting import run_report
     from reporting.run_artifacts import latest_prepared_splits
     config = configs.load(small_config_path, environ={})
     seconds = local_runner.run(config)
     prepared_dir, manifest = latest_prepared_splits(config.pipeline.metadata_path)
-    report = summary.write_report(config.pipeline.metadata_path, prepared_dir,
-                                  config.pipeline.output_dir, config.data.random_seed)
+    document = run_report.report(config.pipeline.metadata_path, config.pipeline.output_dir, config.data.random_seed)
     return {"config": config, "manifest": manifest, "prepared_dir": prepared_dir, "seconds": seconds,
-            "summary": report}
+            "document": document, "summary": document.to_dict()}
 
 
 @pytest.fixture(scope="session")
@@ -40,8 +39,10 @@ def evaluation_report(pipeline_run) -> dict:
     from reporting import html_report
     config = pipeline_run["config"]
     data = html_report.collect(config.pipeline.metadata_path, config.data.random_seed,
-                               pipeline_run["summary"]["test_split"])
-    return {"config": config, "data": data, "path": html_report.write(data, config.pipeline.output_dir)}
+                               pipeline_run["document"].test_split)
+    path = html_report.write(data, config.pipeline.output_dir)
+    html_report.export(data, config.pipeline.output_dir, path)
+    return {"config": config, "data": data, "path": path}
 
 
 @pytest.fixture(scope="session")
