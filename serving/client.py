@@ -28,9 +28,11 @@ from tensorflow_serving.apis import (
 import signatures
 from features import MAX_QUESTION_CHARS, POST, PRE, QUESTION
 from serving import metric_names
+from signatures import LABEL_OUTPUT, PROBABILITY_OUTPUT
 
 # The model's vocabulary as the client's callers (the app) see it; defined once, in features.py.
-__all__ = ["MAX_QUESTION_CHARS", "POST", "PRE", "QUESTION", "ModelClient", "Prediction", "ServingClientError"]
+__all__ = ["LABEL_OUTPUT", "MAX_QUESTION_CHARS", "POST", "PRE", "PROBABILITY_OUTPUT", "QUESTION", "ModelClient", "Prediction",
+           "ServingClientError"]
 T = TypeVar("T")
 
 
@@ -197,16 +199,16 @@ class ModelClient:
         request.model_spec.signature_name = signatures.SERVING_DEFAULT
         request.inputs[signatures.QUESTION_INPUT].CopyFrom(string_tensor(questions))
         response = self._predict_stub.Predict(request, timeout=self.timeout)
-        probabilities = floats(response.outputs[signatures.PROBABILITY_OUTPUT])
-        labels = [v.decode("utf-8") for v in response.outputs[signatures.LABEL_OUTPUT].string_val]
+        probabilities = floats(response.outputs[PROBABILITY_OUTPUT])
+        labels = [v.decode("utf-8") for v in response.outputs[LABEL_OUTPUT].string_val]
         return probabilities, labels, response.model_spec.version.value
 
     def _rest_predict(self, questions: list[str]) -> tuple[np.ndarray, list[str], None]:
         body = {"signature_name": signatures.SERVING_DEFAULT, "instances": questions}
         response = self._session.post(f"{self.rest_url}:predict", json=body, timeout=self.timeout)
         rows = self._rest_json(response)["predictions"]
-        probabilities = np.array([r[signatures.PROBABILITY_OUTPUT] for r in rows])
-        return probabilities, [r[signatures.LABEL_OUTPUT] for r in rows], None  # REST answers carry no version
+        probabilities = np.array([r[PROBABILITY_OUTPUT] for r in rows])
+        return probabilities, [r[LABEL_OUTPUT] for r in rows], None  # REST answers carry no version
 
     def _rest_get(self, suffix: str) -> dict[str, Any]:
         return self._rest_json(self._session.get(self.rest_url + suffix, timeout=self.timeout))
