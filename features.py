@@ -12,6 +12,9 @@ PRE, POST = "Pre", "Post"
 LABEL_VALUES = (PRE, POST)  # index = class id: Pre -> 0, Post -> 1
 DECISION_THRESHOLD = 0.5  # P(Post) at or above this is predicted Post
 MAX_QUESTION_CHARS = 2000  # longer questions are refused by the app and the server's client
+# What a word is made of: letters, digits and apostrophes (RE2 and the `regex` module both read this class).
+# The Transform graph splits questions on everything else; the explanation leaves out one such word at a time.
+WORD_CHARACTERS = r"\p{L}\p{N}'"
 
 
 # Slice features: made by the Transform graph from the question, read by TFMA's slicing specs and the reports,

@@ -25,8 +25,9 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from tfx import v1 as tfx  # noqa: E402
 
-from pipeline import cli, configs, pipeline  # noqa: E402
-from pipeline.files import write_atomically  # noqa: E402
+from common import config as configs  # noqa: E402
+from common.files import write_atomically  # noqa: E402
+from pipeline import cli, pipeline  # noqa: E402
 
 
 def compile_pipeline(config: configs.Config) -> tuple[Path, Path]:
@@ -52,10 +53,10 @@ def compile_pipeline(config: configs.Config) -> tuple[Path, Path]:
     return kubeflow.package_file, kubeflow.output_file
 
 
-def main() -> int:
+def main() -> None:
     """``python kubeflow_v2_runner.py`` or TFX's command line: errors end in the project's one-line message."""
-    return cli.main(["compile-kubeflow"])
+    sys.exit(cli.main(["compile-kubeflow"]))  # TFX's command line goes on after this file: a normal exit
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

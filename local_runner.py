@@ -21,10 +21,11 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # before TensorFlow is import
 
 from absl import logging  # noqa: E402
 
+from common import config as configs  # noqa: E402
 from dataprep import preparation  # noqa: E402
-from pipeline import beam_dependencies, cli, configs, pipeline  # noqa: E402
+from models import pushed_models  # noqa: E402
+from pipeline import beam_dependencies, cli, pipeline  # noqa: E402
 from pipeline import tfx_api as tfx  # noqa: E402
-from serving import model_versions  # noqa: E402
 
 
 def build(config: configs.Config) -> tfx.dsl.Pipeline:
@@ -49,7 +50,7 @@ def run(config: configs.Config) -> float:
     TFX reports progress at absl's INFO level (the quiet run reads it), so the run raises the verbosity and
     puts it back afterwards.
     """
-    for folder in model_versions.remove_incomplete_versions(config.serving.model_base_path):
+    for folder in pushed_models.remove_incomplete_versions(config.serving.model_base_path):
         print(f"pipeline: removed {folder}, an incomplete push left by an interrupted run")
     previous = logging.get_verbosity()
     logging.set_verbosity(logging.INFO)
@@ -75,12 +76,12 @@ def record_for_tfx_cli(config: configs.Config) -> None:
     tfx.orchestration.LocalDagRunner().run(build(config))
 
 
-def main() -> int:
+def main() -> None:
     """``python local_runner.py`` or TFX's command line: errors end in the project's one-line message."""
-    if recorded_by_tfx_cli():
-        return cli.guarded(lambda: record_for_tfx_cli(configs.load()))
-    return cli.main(["pipeline"])
+    if recorded_by_tfx_cli():  # in TFX's command line's own process, which goes on after this file
+        sys.exit(cli.guarded(lambda: record_for_tfx_cli(configs.load())))
+    cli.exit_now(cli.main(["pipeline"]))  # a process of its own: no interpreter teardown (cli.exit_now says why)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -38,7 +38,7 @@ def _as_vector(values: tf.Tensor | tf.SparseTensor) -> tf.Tensor:
 def clean_text(questions: tf.Tensor) -> tf.Tensor:
     """Lower-case and keep letters, digits and apostrophes, so 'Fits?!' and 'fits' are one token."""
     lowered = tf.strings.lower(questions, encoding="utf-8")
-    return tf.strings.regex_replace(lowered, r"[^\p{L}\p{N}']+", " ")
+    return tf.strings.regex_replace(lowered, f"[^{features.WORD_CHARACTERS}]+", " ")
 
 
 def tokenize(questions: tf.Tensor) -> tf.RaggedTensor:

@@ -1,35 +1,34 @@
 """Streamlit app: ask the served model whether a question was asked before or after buying.
 
 It talks to the model server over gRPC (TensorFlow Serving, or the local
-stand-in) through serving.client; it never loads the model itself.
+stand-in) through serving.client; it never loads the model itself. One function
+per tab; the logic lives beside this file (app/batch.py, app/loaders.py).
 Run: ``./run.sh app`` (address and ports from config.json).
 """
 
 from __future__ import annotations
 
-import io
-import json
+import sys
 from pathlib import Path
 
-import altair as alt
-import pandas as pd
-import streamlit as st
+# Streamlit runs this file as a script with its own folder first on sys.path, where this file would shadow the
+# app package; the project root goes first so that ``app.<module>`` imports resolve to the package.
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if sys.path[0] != _ROOT:
+    sys.path.insert(0, _ROOT)
 
-import features
-from dataprep import splits
-from pipeline import configs
-from reporting import evaluation_file, explain
-from serving import metrics
-from serving.client import ModelClient, ServingClientError
+import altair as alt  # noqa: E402
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
 
-BATCH_CHUNK = 256
+from app import batch, loaders  # noqa: E402
+from common import config as configs  # noqa: E402
+from common.outputs import BATCH_INFERENCE_FILE  # noqa: E402
+from reporting import evaluation_file, explain, run_document, server_load  # noqa: E402
+from serving.client import MAX_QUESTION_CHARS, POST, PRE, ModelClient, ServingClientError  # noqa: E402
+
 CHART_METRICS = ("auc", "binary_accuracy", "precision", "recall")
-
-
-@st.cache_resource
-def get_client(host: str, model_name: str, grpc_port: int, rest_port: int, timeout: float) -> ModelClient:
-    return ModelClient(host, model_name, grpc_port=grpc_port, rest_port=rest_port, transport="grpc", timeout=timeout,
-                       retries=1)
+ANSWER = "answer"  # session_state key: the last question's explanation, shown until the next question
 
 
 def show_error(error: ServingClientError, client: ModelClient) -> None:
@@ -58,17 +57,17 @@ def sidebar(client: ModelClient) -> None:
         st.sidebar.error(f"not answering ({error.kind})")
         st.sidebar.button("Check again", key="sidebar-retry")
         return
-    server_load(client)
+    load_view(client)
 
 
-def server_load(client: ModelClient) -> None:
+def load_view(client: ModelClient) -> None:
     """Request rate and p50 latency from the server's Prometheus endpoint, since this session last looked."""
     try:
-        snapshot = client.server_metrics()
+        snapshot = server_load.parse(client.metrics_text(), client.model_name)
     except ServingClientError as error:
         st.sidebar.caption(f"no metrics from the server ({error.kind})")
         return
-    load = metrics.load_between(snapshot, st.session_state.get("metrics_snapshot"))
+    load = server_load.load_between(snapshot, st.session_state.get("metrics_snapshot"))
     since = "since the last look" if "metrics_snapshot" in st.session_state else "since the server started"
     st.session_state["metrics_snapshot"] = snapshot
     rate = f"{load.per_second:.1f} requests/s" if load.per_second is not None else f"{load.requests:.0f} requests"
@@ -77,74 +76,63 @@ def server_load(client: ModelClient) -> None:
 
 
 def ask_tab(client: ModelClient) -> None:
-    question = st.text_area("Customer question", placeholder="e.g. Does this blender come with a travel cup?",
-                            key="question")
-    if not st.button("Predict", type="primary", key="predict"):
-        return
+    """A form, so typing does not rerun anything; the answer stays in session_state until the next question."""
+    with st.form("ask"):
+        question = st.text_area("Customer question", placeholder="e.g. Does this blender come with a travel cup?",
+                                key="question")
+        submitted = st.form_submit_button("Predict", type="primary", key="predict")
+    if submitted:
+        ask(client, question)
+    if ANSWER in st.session_state:
+        answer_view(st.session_state[ANSWER])
+
+
+def ask(client: ModelClient, question: str) -> None:
+    """One request: the question and its one-word-shorter variants (the answer is the first row)."""
+    st.session_state.pop(ANSWER, None)
     if not question.strip():
         st.warning("Type a question first.")
         return
-    if len(question.strip()) > features.MAX_QUESTION_CHARS:
-        st.warning(f"That question has {len(question.strip())} characters; the limit is {features.MAX_QUESTION_CHARS}.")
+    if len(question.strip()) > MAX_QUESTION_CHARS:
+        st.warning(f"That question has {len(question.strip())} characters; the limit is {MAX_QUESTION_CHARS}.")
         return
     try:
-        prediction = client.predict([question])[0]
+        st.session_state[ANSWER] = explain.explain(client, question)
     except ServingClientError as error:
         show_error(error, client)
-        return
-    when = "before the purchase" if prediction.label == features.PRE else "after the purchase"
-    st.subheader(f"Prediction: {prediction.label} ({when})")
-    st.metric("P(Post)", f"{prediction.probability_post:.3f}")
-    st.progress(prediction.confidence, text=f"confidence {prediction.confidence:.0%}")
-    st.caption(f"model version {prediction.model_version}")
-    explanation_view(client, question)
 
 
-def explanation_view(client: ModelClient, question: str) -> None:
-    """Why this answer: each word coloured by its leave-one-word-out effect on P(Post)."""
-    try:
-        explanation = explain.explain(client, question)
-    except ServingClientError as error:
-        show_error(error, client)
-        return
+def answer_view(explanation: explain.Explanation) -> None:
+    """The answer, its confidence and why: each word coloured by its leave-one-word-out effect on P(Post)."""
+    when = "before the purchase" if explanation.label == PRE else "after the purchase"
+    st.subheader(f"Prediction: {explanation.label} ({when})")
+    st.metric("P(Post)", f"{explanation.probability_post:.3f}")
+    st.progress(explanation.confidence, text=f"confidence {explanation.confidence:.0%}")
+    st.caption(f"model version {explanation.model_version}")
     st.markdown("**Why this answer**")
     st.markdown(explain.highlighted_html(explanation), unsafe_allow_html=True)
-    strongest = ", ".join(f"{w.word} ({w.effect:+.3f} toward {features.POST if w.effect > 0 else features.PRE})"
+    strongest = ", ".join(f"{w.word} ({w.effect:+.3f} toward {POST if w.effect > 0 else PRE})"
                           for w in explanation.strongest())
     st.caption(f"{explain.LEGEND} Strongest: {strongest or 'none (a one-word question)'}.")
 
 
 def batch_tab(client: ModelClient) -> None:
+    """Every uploaded row comes back: scored, or with a status saying why not; scored once per file."""
     upload = st.file_uploader("CSV with a 'question' column", type=["csv"], key="batch_file")
     if upload is None:
         return
     try:
-        frame = splits.read_csv_as_text(upload)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        st.error(f"Could not read that file as CSV: {error}")
+        result = loaders.scored_upload(upload.getvalue(), client)
+    except batch.UploadError as error:
+        st.error(str(error))
         return
-    if features.QUESTION not in frame.columns:
-        st.error(f"The file has no 'question' column (columns: {', '.join(frame.columns)}).")
-        return
-    frame = frame[frame[features.QUESTION].str.strip().str.len().between(1, features.MAX_QUESTION_CHARS)]
-    if frame.empty:
-        st.warning("No usable questions in the file (empty or over the length limit).")
-        return
-    predictions = []
-    progress = st.progress(0.0, text="predicting")
-    try:
-        for start in range(0, len(frame), BATCH_CHUNK):
-            predictions += client.predict(frame[features.QUESTION].iloc[start:start + BATCH_CHUNK].tolist())
-            progress.progress(min(1.0, (start + BATCH_CHUNK) / len(frame)), text="predicting")
     except ServingClientError as error:
         show_error(error, client)
         return
-    result = frame.assign(predicted_label=[p.label for p in predictions],
-                          probability_post=[round(p.probability_post, 4) for p in predictions])
-    st.dataframe(result, use_container_width=True)
-    buffer = io.StringIO()
-    result.to_csv(buffer, index=False)
-    st.download_button("Download predictions CSV", buffer.getvalue(), file_name="predictions.csv", mime="text/csv")
+    message = batch.counts_message(result)
+    (st.success if result[batch.STATUS].eq(batch.SCORED).all() else st.warning)(message)
+    st.dataframe(result, width="stretch")
+    st.download_button("Download predictions CSV", batch.as_csv(result), file_name=BATCH_INFERENCE_FILE, mime="text/csv")
 
 
 def model_tab(client: ModelClient, summary_path: Path) -> None:
@@ -157,31 +145,27 @@ def model_tab(client: ModelClient, summary_path: Path) -> None:
     if not summary_path.is_file():
         st.info(f"No metrics summary yet at {summary_path}: run the pipeline (`./run.sh`).")
         return
-    summary = json.loads(summary_path.read_text())
-    evaluator = summary.get("evaluator_eval_split", {}).get("metrics", {})
+    try:
+        document = loaders.run_document(str(summary_path), summary_path.stat().st_mtime)
+    except run_document.RunDocumentError as error:
+        st.error(str(error))
+        return
+    evaluator = document.evaluator_eval_split.metrics if document.evaluator_eval_split else {}
     chart = pd.DataFrame({"eval split (TFMA)": {m: evaluator.get(m) for m in CHART_METRICS}})
     st.subheader("Latest evaluation")
     st.bar_chart(chart)
-    test = summary.get("test_split", {})
-    if "tfx_model" in test:
-        st.write("Test split AUC: TFX model **{:.4f}** vs TF-IDF + logistic regression **{:.4f}**".format(
-            test["tfx_model"]["auc"], test["tfidf_logistic_regression"]["auc"]))
-    check = summary.get("check_set")
-    if check and "tfx_model" in test:
-        st.write(f"Hand-written check set ({check['examples']} questions): accuracy **{check['accuracy']:.4f}**, "
-                 f"AUC **{check['auc']:.4f}**; test split: accuracy **{test['tfx_model']['accuracy']:.4f}**, "
-                 f"AUC **{test['tfx_model']['auc']:.4f}**")
-
-
-@st.cache_data
-def load_evaluation(output_dir: str, modified: float) -> dict | None:
-    """The latest report's tables (``modified`` makes a new report reload)."""
-    return evaluation_file.read(Path(output_dir))
+    tfx_model, check = document.test_split.tfx_model, document.check_set
+    if tfx_model is not None:
+        st.write(f"Test split AUC: TFX model **{tfx_model.auc:.4f}** vs TF-IDF + logistic regression "
+                 f"**{document.test_split.tfidf_logistic_regression.auc:.4f}**")
+    if check is not None and tfx_model is not None:
+        st.write(f"Hand-written check set ({check.examples} questions): accuracy **{check.accuracy:.4f}**, "
+                 f"AUC **{check.auc:.4f}**; test split: accuracy **{tfx_model.accuracy:.4f}**, AUC **{tfx_model.auc:.4f}**")
 
 
 def evaluation_tab(output_dir: Path) -> None:
     path = evaluation_file.evaluation_path(output_dir)
-    document = load_evaluation(str(output_dir), path.stat().st_mtime if path.is_file() else 0.0)
+    document = loaders.evaluation(str(output_dir), path.stat().st_mtime if path.is_file() else 0.0)
     if document is None:
         st.info(f"No evaluation yet at {path}: run the pipeline (`./run.sh pipeline`).")
         return
@@ -220,9 +204,9 @@ def threshold_view(document: dict) -> None:
     precision.metric("Precision (Post)", f"{row['precision']:.3f}")
     recall.metric("Recall (Post)", f"{row['recall']:.3f}")
     accuracy.metric("Accuracy", f"{row['accuracy']:.3f}")
-    matrix = pd.DataFrame({f"predicted {features.POST}": [int(row["tp"]), int(row["fp"])],
-                           f"predicted {features.PRE}": [int(row["fn"]), int(row["tn"])]},
-                          index=[f"true {features.POST}", f"true {features.PRE}"])
+    matrix = pd.DataFrame({f"predicted {POST}": [int(row["tp"]), int(row["fp"])],
+                           f"predicted {PRE}": [int(row["fn"]), int(row["tn"])]},
+                          index=[f"true {POST}", f"true {PRE}"])
     st.dataframe(matrix, key="eval_confusion")
     point = alt.Chart(pd.DataFrame([row])).mark_point(size=120, filled=True, color="black")
     roc = alt.Chart(table).mark_line(color="#d62728").encode(
@@ -285,11 +269,11 @@ def main() -> None:
     st.set_page_config(page_title="Pre or Post purchase?", page_icon="🛒")
     st.title("Was this asked before or after buying?")
     try:
-        config = configs.load()
+        config = loaders.config()
     except configs.ConfigError as error:
         st.error(str(error))
         return
-    client = get_client(config.serving.host, config.serving.model_name, config.serving.grpc_port,
+    client = loaders.client(config.serving.host, config.serving.model_name, config.serving.grpc_port,
                         config.serving.rest_port, config.serving.request_timeout_seconds)
     sidebar(client)
     ask, batch, model, evaluation = st.tabs(["Ask", "Batch", "Model", "Evaluation"])

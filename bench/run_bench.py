@@ -33,9 +33,9 @@ import pandas as pd  # noqa: E402
 import features  # noqa: E402
 from bench.scale_data import write_scaled_csv  # noqa: E402
 from bench.serving_bench import format_table, run_serving_bench  # noqa: E402
+from common import config as configs  # noqa: E402
 from dataprep import splits  # noqa: E402
-from pipeline import configs  # noqa: E402
-from reporting import run_artifacts  # noqa: E402
+from reporting import run_artifacts, run_document  # noqa: E402
 from reporting.baseline import tfidf_baseline  # noqa: E402
 from reporting.metrics import classification_metrics  # noqa: E402
 
@@ -163,7 +163,7 @@ def pipeline_at(rows: int, mode: str, work: Path, epochs: int | None) -> dict[st
                         "rows_read": manifest["rows_read"], "rows_per_second": manifest["rows_read"] / prepare["seconds"],
                         "rows_per_second_in_step": manifest["rows_read"] / manifest["seconds"]},
             "test_rows": manifest["splits"]["test"]["rows"],
-            "summary": json.loads(config.pipeline.summary_path.read_text()), "folder": str(folder), "config": config}
+            "document": run_document.read(config.pipeline.summary_path), "folder": str(folder), "config": config}
 
 
 def seed_style(run: dict[str, Any], epochs: int) -> dict[str, Any]:
@@ -311,13 +311,13 @@ def main() -> None:
     runs = []
     for rows, mode in zip(sizes, modes, strict=True):
         run = pipeline_at(rows, mode, args.work, args.pipeline_epochs)
-        if "tfx_model" not in run["summary"]["test_split"]:
+        if run["document"].test_split.tfx_model is None:
             raise SystemExit(f"bench: the model trained on {rows} rows was not blessed, so there are no test "
                              f"predictions to compare; see {run['config'].pipeline.summary_path}")
         seed = seed_style(run, args.seed_epochs)
         runs.append(run)
-        report["sizes"].append({"rows": rows, "pipeline": {k: v for k, v in run.items() if k not in ("summary", "config")},
-                                "seed_style": seed, "test_auc": run["summary"]["test_split"]["tfx_model"]["auc"],
+        report["sizes"].append({"rows": rows, "pipeline": {k: v for k, v in run.items() if k not in ("document", "config")},
+                                "seed_style": seed, "test_auc": run["document"].test_split.tfx_model.auc,
                                 "pipeline_vs_seed": run["end_to_end_seconds"] / seed["end_to_end_seconds"]})
         if args.score_rows and "batch_scoring" not in report:  # early, with the first model: the sizes that follow are long
             report["batch_scoring"] = batch_scoring(run, args.score_rows, args.work)

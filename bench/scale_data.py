@@ -1,6 +1,6 @@
 """Raw data of any size in the bundled schema, for the scale benchmark.
 
-The bundled sample has 32,000 rows; the public dataset has 232,492. To measure the pipeline at that
+The bundled sample has 40,000 rows; the public dataset has 232,492. To measure the pipeline at that
 size, this re-samples the bundled rows (with replacement, fixed seed) at the public dataset's label
 balance (57.7% Pre) and varies each copy a little (greeting, closing, one typo, casing), so that nearly
 every row survives data preparation's de-duplication.
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 import features
-from pipeline import configs
+from common import config as configs
 
 PUBLIC_PRE_SHARE = 0.577
 GREETINGS = ["", "", "Hi, ", "Hello, ", "Hey, ", "Quick question: ", "Question - ", "Hi all, ", "Good day, ", "Help: "]

@@ -35,11 +35,11 @@ import features
 import signatures
 from bench.run_bench import component_seconds
 from bench.scale_data import vary
+from common import config as configs
 from components.batch_scoring import BatchScoring
 from dataprep import splits
-from pipeline import configs
+from models.pushed_models import LoadedModel
 from reporting import run_artifacts
-from serving.model_versions import LoadedModel
 
 IN_PROCESS_BATCH = 256  # the reference batch size of the in-process rate
 

@@ -38,12 +38,13 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 import signatures
-from pipeline import configs
-from pipeline.configs import PROJECT_ROOT as ROOT
-from serving import metrics
+from bench.launch import free_port, start_process, stop_server
+from common import config as configs
+from common.config import PROJECT_ROOT as ROOT
+from models.pushed_models import LoadedModel
+from reporting import server_load
+from serving import metric_names
 from serving.client import ModelClient, floats, string_tensor
-from serving.launch import free_port, start_process, stop_server
-from serving.model_versions import LoadedModel
 
 OPENERS = ["Does this", "Will the", "Can I use the", "My", "Is the", "How long does the", "Why did the", "Where is the"]
 THINGS = ["coffee maker", "blender", "tent", "drill battery", "phone case", "kettle", "strap", "charger", "lamp",
@@ -114,14 +115,14 @@ class Served:
         self.name, self.process, self.model_name = name, process, model_name
         self.grpc_port, self.rest_port = grpc_port, rest_port
 
-    def snapshot(self) -> metrics.Snapshot | None:
+    def snapshot(self) -> server_load.Snapshot | None:
         try:
-            response = requests.get(f"http://127.0.0.1:{self.rest_port}{metrics.PATH}", timeout=5)
+            response = requests.get(f"http://127.0.0.1:{self.rest_port}{metric_names.PATH}", timeout=5)
         except requests.RequestException:
             return None
         if response.status_code != 200 or not response.headers.get("Content-Type", "").startswith("text/plain"):
             return None  # a server without metrics (the floor, or one from before they existed)
-        return metrics.parse(response.text, self.model_name)
+        return server_load.parse(response.text, self.model_name)
 
     def client_call(self, transport: str) -> Callable[[int], Callable[[], object]]:
         """Each client: its own channel (or HTTP session), one fresh question per request."""
@@ -178,8 +179,8 @@ class Way:
         self.name, self.make_call, self.served = name, make_call, served
         self.latencies: list[float] = []
         self.errors, self.elapsed, self.cpu = 0, 0.0, 0.0
-        self.first: metrics.Snapshot | None = None
-        self.last: metrics.Snapshot | None = None
+        self.first: server_load.Snapshot | None = None
+        self.last: server_load.Snapshot | None = None
 
     def run_round(self, clients: int, seconds: float, profile_dir: Path | None) -> None:
         if self.served is None:
@@ -210,7 +211,7 @@ class Way:
         if self.served is not None:
             row["server_cpu_ms_per_request"] = self.cpu * 1000 / max(row["requests"], 1)
         if self.first and self.last:
-            load = metrics.load_between(self.last, self.first)
+            load = server_load.load_between(self.last, self.first)
             row.update(mean_batch=load.mean_batch, batch_p50=load.batch_p50, batch_p90=load.batch_p90)
         return row
 

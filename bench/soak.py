@@ -18,9 +18,9 @@ import threading
 import time
 from pathlib import Path
 
-from pipeline import configs
+from bench.launch import start_server, stop_server
+from common import config as configs
 from serving.client import ModelClient
-from serving.launch import start_server, stop_server
 
 QUESTIONS = ["Does it come with a charger?", "Mine broke after two weeks, is there a fix?", "How loud is it?",
              "😀 is this the 2024 model? 日本語"]

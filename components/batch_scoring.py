@@ -30,7 +30,8 @@ import signatures
 
 PREDICTIONS_PREFIX = "predictions"
 PREDICTIONS_SUFFIX = ".csv"
-TRUE_LABEL, PROBABILITY, PREDICTED_LABEL, MODEL_VERSION = "true_label", "probability_post", "predicted_label", "model_version"
+TRUE_LABEL, MODEL_VERSION = "true_label", "model_version"
+PROBABILITY, PREDICTED_LABEL = signatures.PROBABILITY_OUTPUT, signatures.LABEL_OUTPUT
 COLUMNS = [features.QUESTION, TRUE_LABEL, PROBABILITY, PREDICTED_LABEL, MODEL_VERSION]
 SCORED_PROPERTY = "scored"  # 1 when the step wrote predictions, 0 when there was no pushed model to score
 

@@ -25,8 +25,8 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact, artifact_utils, channel, standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
+from common.config import DataConfig
 from dataprep import preparation, splits
-from pipeline.configs import DataConfig
 
 PREPARED_KEY = "prepared"
 

@@ -26,8 +26,8 @@ import pandas as pd
 from tqdm import tqdm
 
 import features
+from common.config import DataConfig, is_http_url, is_url
 from dataprep.splits import SPLITS, read_manifest, split_path, write_splits
-from pipeline.configs import DataConfig, is_http_url, is_url
 
 _WHITESPACE = re.compile(r"\s+")
 

@@ -8,14 +8,21 @@ errors answer at once. Errors users can act on print one line, no traceback
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
+import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn, TextIO
 
-from pipeline import configs, run_log
+from common import config as configs
+from common.outputs import BATCH_INFERENCE_FILE
+from pipeline import run_log
+from signatures import LABEL_OUTPUT, PROBABILITY_OUTPUT
 
 
 def cmd_prepare(config: configs.Config, args: argparse.Namespace) -> None:
@@ -25,57 +32,59 @@ def cmd_prepare(config: configs.Config, args: argparse.Namespace) -> None:
 
 def cmd_run(config: configs.Config, args: argparse.Namespace) -> None:
     """Run the pipeline (data preparation is its first step), export predictions and the metrics summary."""
-    from reporting.run_artifacts import latest_prepared_splits
     print(f"pipeline: {config.pipeline.name} from {config.data.source}")
-    seconds = _run_pipeline(config, run_log.is_verbose(args.verbose))
-    print(f"pipeline: finished in {seconds:.0f} s")
-    prepared_dir, manifest = latest_prepared_splits(config.pipeline.metadata_path)
-    _report(config, prepared_dir, {"pipeline_seconds": round(seconds, 1), "data_manifest": manifest})
-
-
-def _run_pipeline(config: configs.Config, verbose: bool) -> float:
-    """The local run; unless verbose, one line per component here and the libraries' output in a log file."""
-    if verbose:
-        import local_runner
-        return local_runner.run(config)
+    verbose = run_log.is_verbose(args.verbose)
     log_path = run_log.log_path_for(config.pipeline.output_dir, "pipeline")
-    print(f"pipeline: full log in {log_path} (--verbose streams it here)")
+    if not verbose:
+        print(f"pipeline: full log in {log_path} (--verbose streams it here)")
+    with _libraries_to(None if verbose else log_path) as terminal:
+        import local_runner
+        seconds = local_runner.run(config)
+        print(f"pipeline: finished in {seconds:.0f} s", file=terminal, flush=True)
+        _report(config, round(seconds, 1), terminal)
+
+
+@contextlib.contextmanager
+def _libraries_to(log_path: Path | None) -> Iterator[TextIO]:
+    """The libraries' output (TFX, Beam, TensorFlow, TFMA's deprecation warnings) into ``log_path``; yields the terminal.
+
+    With no log path (--verbose) everything streams here. On a failure the log's last lines are printed.
+    """
+    if log_path is None:
+        yield sys.stdout
+        return
     try:
-        with run_log.quiet(log_path):
-            import local_runner
-            return local_runner.run(config)
+        with run_log.quiet(log_path) as terminal:
+            yield terminal
     except Exception:
         print(f"pipeline: failed; the last lines of {log_path}:\n{run_log.tail(log_path)}", file=sys.stderr)
         raise
 
 
 def cmd_report(config: configs.Config, args: argparse.Namespace) -> None:
-    from reporting.run_artifacts import latest_prepared_splits
-    _report(config, latest_prepared_splits(config.pipeline.metadata_path)[0], {})
+    _report(config)
 
 
-def _report(config: configs.Config, prepared_dir: Path, extra: dict) -> None:
-    """The metrics summary, predictions and HTML report of the latest run, whose splits are ``prepared_dir``."""
-    from reporting import summary
-    report = summary.write_report(config.pipeline.metadata_path, prepared_dir,
-                                  config.pipeline.output_dir, config.data.random_seed, extra)
-    print(f"model blessed: {report['blessed']}; pushed to: {report['pushed_model_dir'] or 'nothing pushed'}")
-    if not report["blessed"]:
-        print("the new model did not pass the Evaluator's thresholds (see the metrics summary); "
-              "the previously pushed version, if any, stays in service")
-    test = report["test_split"]
-    if "tfx_model" in test:
-        print(f"test AUC: TFX model {test['tfx_model']['auc']:.4f}, "
-              f"TF-IDF + logistic regression {test['tfidf_logistic_regression']['auc']:.4f}; "
-              f"accuracy {test['tfx_model']['accuracy']:.4f}")
-        print(f"predictions: {config.pipeline.predictions_path}")
-    if "check_set" in report:
-        check = report["check_set"]
-        print(f"check set ({check['examples']} hand-written questions): accuracy {check['accuracy']:.4f}, AUC {check['auc']:.4f}")
-    print(f"metrics summary: {config.pipeline.summary_path}")
-    from reporting.html_report import write_html_report
+def _report(config: configs.Config, pipeline_seconds: float | None = None, out: TextIO | None = None) -> None:
+    """The report step (predictions, run document, HTML report) of the latest run, and the closing lines."""
+    from reporting import run_report
     pipeline = config.pipeline
-    print(f"report: {write_html_report(pipeline.metadata_path, pipeline.output_dir, config.data.random_seed, test)}")
+    document = run_report.report(pipeline.metadata_path, pipeline.output_dir, config.data.random_seed, pipeline_seconds)
+    say = functools.partial(print, file=out or sys.stdout, flush=True)  # the closing lines reach the terminal
+    say(f"model blessed: {document.blessed}; pushed to: {document.pushed_model_dir or 'nothing pushed'}")
+    if not document.blessed:
+        say("the new model did not pass the Evaluator's thresholds (see the metrics summary); "
+            "the previously pushed version, if any, stays in service")
+    test = document.test_split
+    if test.tfx_model is not None:
+        say(f"test AUC: TFX model {test.tfx_model.auc:.4f}, TF-IDF + logistic regression "
+            f"{test.tfidf_logistic_regression.auc:.4f}; accuracy {test.tfx_model.accuracy:.4f}")
+        say(f"predictions: {pipeline.predictions_path}")
+    if document.check_set is not None:
+        check = document.check_set
+        say(f"check set ({check.examples} hand-written questions): accuracy {check.accuracy:.4f}, AUC {check.auc:.4f}")
+    say(f"metrics summary: {pipeline.summary_path}")
+    say(f"report: {document.report}")
 
 
 def cmd_infer(config: configs.Config, args: argparse.Namespace) -> None:
@@ -85,10 +94,10 @@ def cmd_infer(config: configs.Config, args: argparse.Namespace) -> None:
     without Beam's start-up (docs/performance.md has the figures).
     """
     import features
+    from common.files import write_atomically
     from dataprep import splits
-    from pipeline.files import write_atomically
+    from models.pushed_models import LoadedModel
     from reporting.run_artifacts import latest_prepared_splits
-    from serving.model_versions import LoadedModel
     if args.input:
         source = Path(args.input)
     else:
@@ -101,8 +110,8 @@ def cmd_infer(config: configs.Config, args: argparse.Namespace) -> None:
     model = LoadedModel.load(config.serving.model_base_path)
     batch_size = args.batch_size or config.batch_scoring.batch_size
     probabilities, labels = model.predict_in_batches(frame[features.QUESTION].tolist(), batch_size, progress=True)
-    frame["probability_post"], frame["predicted_label"] = probabilities.tolist(), labels
-    target = Path(args.output) if args.output else config.pipeline.output_dir / "batch_inference.csv"
+    frame[PROBABILITY_OUTPUT], frame[LABEL_OUTPUT] = probabilities.tolist(), labels
+    target = Path(args.output) if args.output else config.pipeline.output_dir / BATCH_INFERENCE_FILE
     write_atomically(target, frame.to_csv(index=False))
     print(f"wrote {len(frame)} predictions to {target}")
 
@@ -112,22 +121,34 @@ def cmd_predict(config: configs.Config, args: argparse.Namespace) -> None:
     question = args.question.strip()
     if not question:
         raise ValueError("the question is empty")
-    if args.explain:
-        from reporting import explain
-        with make_client(config, args.transport) as client:
-            print(json.dumps(explain.as_dict(explain.explain(client, question))))
-        return
-    if args.in_process:
-        from serving.model_versions import LoadedModel
-        model = LoadedModel.load(config.serving.model_base_path)
-        probabilities, labels = model.predict([question])
-        label, probability, version = labels[0], float(probabilities[0]), model.version
-    else:
-        with make_client(config, args.transport) as client:
-            prediction = client.predict([question])[0]
-        label, probability, version = prediction.label, prediction.probability_post, prediction.model_version
-    print(json.dumps({"question": question, "predicted_label": label, "probability_post": round(probability, 4),
-                      "model_version": version}))
+    from reporting import explain
+    with _InProcess(config) if args.in_process else make_client(config, args.transport) as predictor:
+        if args.explain:
+            print(json.dumps(explain.as_dict(explain.explain(predictor, question))))
+            return
+        prediction = predictor.predict([question])[0]
+    print(json.dumps({"question": question, LABEL_OUTPUT: prediction.label,
+                      PROBABILITY_OUTPUT: round(prediction.probability_post, 4), "model_version": prediction.model_version}))
+
+
+class _InProcess:
+    """The pushed model called here, answering as the server's client does (for ``predict --in-process``)."""
+
+    def __init__(self, config: configs.Config):
+        from models.pushed_models import LoadedModel
+        self.model = LoadedModel.load(config.serving.model_base_path)
+
+    def __enter__(self) -> _InProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def predict(self, questions: list[str]) -> list:
+        from serving.client import Prediction
+        probabilities, labels = self.model.predict(questions)
+        return [Prediction(q, label, float(p), self.model.version)
+                for q, label, p in zip(questions, labels, probabilities, strict=True)]
 
 
 def make_client(config: configs.Config, transport: str = "grpc"):
@@ -168,6 +189,7 @@ def cmd_render_kubernetes(config: configs.Config, args: argparse.Namespace) -> N
     from deploy import manifests
     folder = manifests.render(config)
     print(f"Kubernetes manifests: {folder} (kubectl apply -k {folder})")
+    print(f"compose stack: {manifests.render_compose(config)} (docker compose up)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -193,13 +215,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--transport", choices=("grpc", "rest"), default="grpc")
     predict.add_argument("--in-process", action="store_true", help="load the pushed model here instead")
     predict.add_argument("--explain", action="store_true",
-                         help="also each word's effect on P(Post) (leave-one-word-out, one request to the server)")
+                         help="also each word's effect on P(Post) (leave-one-word-out: one request, or in-process)")
     predict.set_defaults(func=cmd_predict)
     commands.add_parser("serve", help="run the local TensorFlow-Serving-protocol model server").set_defaults(func=cmd_serve)
     commands.add_parser("app", help="run the Streamlit app").set_defaults(func=cmd_app)
     commands.add_parser("compile-kubeflow", help="compile the pipeline for Kubeflow Pipelines (YAML) and Vertex AI (JSON)"
                         ).set_defaults(func=cmd_compile_kubeflow)
-    commands.add_parser("render-kubernetes", help="write the TF Serving and app manifests for Kubernetes from config.json"
+    commands.add_parser("render-kubernetes", help="write the Kubernetes manifests and docker-compose.yml from config.json"
                         ).set_defaults(func=cmd_render_kubernetes)
     return parser
 
@@ -225,5 +247,19 @@ def guarded(action: Callable[[], object]) -> int:
     return 0
 
 
+def exit_now(code: int) -> NoReturn:
+    """Flush, then end the process without the interpreter's teardown.
+
+    TensorFlow's function objects (a loaded SavedModel's, the Transform graph's) that are still alive when the
+    interpreter tears down its modules are finalised after the modules they need are gone, and each prints an
+    "Exception ignored in: AtomicFunction.__del__" traceback. Every output is written atomically and closed by
+    now, so there is nothing left for the teardown to do.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -16,11 +16,11 @@ from ml_metadata.proto import metadata_store_pb2
 
 import features
 import signatures
+from common.config import PROJECT_ROOT, Config
 from components.anomalies_gate import AnomaliesGate
 from components.batch_scoring import BatchScoring
 from components.data_preparation import DataPreparation, SplitsExampleGen, settings_parameter
 from pipeline import tfx_api as tfx
-from pipeline.configs import PROJECT_ROOT, Config
 
 # The modules the Transform and Trainer code imports: their source is part of those components' cache key.
 USER_CODE_MODULES = ("features", "signatures", "preprocessing", "trainer")

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
+from common.outputs import LOGS_DIR
+
 VERBOSE_ENV = "PPQ_VERBOSE"
 # TFX's LocalDagRunner and launcher log these format strings (tfx/orchestration/local, .../portable/launcher.py).
 _RUNNING, _FINISHED, _CACHED = "Component %s is running.", "Component %s is finished.", "A cached execution"
@@ -53,7 +55,7 @@ def is_verbose(flag: bool = False) -> bool:
 
 
 def log_path_for(output_dir: Path, command: str) -> Path:
-    return output_dir / "logs" / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    return output_dir / LOGS_DIR / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}.log"
 
 
 def tail(path: Path, lines: int = 25) -> str:

@@ -21,7 +21,7 @@ from tensorflow_model_analysis.writers import eval_config_writer
 
 import features
 import preprocessing
-from reporting.baseline import tfidf_baseline
+from reporting.baseline import Baseline
 from reporting.metrics import classification_metrics
 
 OVERALL = "overall"
@@ -234,13 +234,13 @@ def overall_figures(evaluation_uri: str) -> dict[str, float]:
     return figures
 
 
-def baseline_by_slice(train: pd.DataFrame, evaluation: pd.DataFrame, seed: int) -> pd.DataFrame:
+def baseline_by_slice(baseline: Baseline, evaluation: pd.DataFrame) -> pd.DataFrame:
     """The baseline's metrics on the eval split, overall and per slice (the Transform graph's slice definitions).
 
     The slice values come from the same TensorFlow functions the Transform graph runs, so a row here and
     TFMA's row for the model describe the same questions.
     """
-    probabilities = tfidf_baseline(train, evaluation, seed)
+    probabilities = baseline.predict(evaluation)
     questions = evaluation[features.QUESTION].to_numpy(dtype=object)
     slices = {name: np.char.decode(values.numpy().astype(bytes), "utf-8")
               for name, values in preprocessing.slice_features(questions).items()}

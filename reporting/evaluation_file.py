@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 import features
-from pipeline.files import write_atomically
+from common.files import write_atomically
+from common.outputs import EVALUATION_FILE
 
-EVALUATION_FILE = "evaluation.json"
 TABLES = ("slices", "baseline_slices", "calibration", "thresholds", "splits", "lengths", "schema", "history")
 
 

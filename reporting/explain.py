@@ -14,10 +14,13 @@ import html
 import re
 from typing import Protocol
 
-import features
+import regex
 
-# The words the Transform graph sees: letters, digits and apostrophes (preprocessing.clean_text).
-WORD = re.compile(r"(?:[^\W_]|')+")
+import features
+import signatures
+
+# The words the Transform graph sees (preprocessing.clean_text splits on everything else).
+WORD = regex.compile(f"[{features.WORD_CHARACTERS}]+")
 LEGEND = ("Why: each word is coloured by how much removing it changes P(Post); "
           "red pushed toward Post (after buying), blue toward Pre (before buying).")
 
@@ -41,6 +44,11 @@ class Explanation:
     probability_post: float
     model_version: int | None
     words: list[WordEffect]
+
+    @property
+    def confidence(self) -> float:
+        """Probability of the predicted label."""
+        return self.probability_post if self.label == features.POST else 1.0 - self.probability_post
 
     def strongest(self, count: int = 3) -> list[WordEffect]:
         scored = [w for w in self.words if w.effect is not None]
@@ -92,8 +100,8 @@ def as_dict(explanation: Explanation) -> dict:
     """For ``./run.sh predict --explain``: the answer and each word's effect, strongest first."""
     ordered = sorted(explanation.words, key=lambda w: -abs(w.effect) if w.effect is not None else 0.0)
     return {
-        "question": explanation.question, "predicted_label": explanation.label,
-        "probability_post": round(explanation.probability_post, 4), "model_version": explanation.model_version,
+        "question": explanation.question, signatures.LABEL_OUTPUT: explanation.label,
+        signatures.PROBABILITY_OUTPUT: round(explanation.probability_post, 4), "model_version": explanation.model_version,
         "word_effects": [{"word": w.word, "effect_on_p_post": None if w.effect is None else round(w.effect, 4),
                           "toward": None if w.effect is None else (features.POST if w.effect > 0 else features.PRE)}
                          for w in ordered],

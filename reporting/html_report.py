@@ -14,7 +14,6 @@ import html
 import io
 import re
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
@@ -23,11 +22,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import features  # noqa: E402
-from pipeline.files import write_atomically  # noqa: E402
+from common.files import write_atomically  # noqa: E402
+from common.outputs import REPORTS_DIR  # noqa: E402
 from reporting import data_stats, evaluation, evaluation_file, history, run_artifacts  # noqa: E402
+from reporting.baseline import Baseline  # noqa: E402
 from reporting.run_artifacts import PipelineRun  # noqa: E402
+from reporting.run_document import TestSplit  # noqa: E402
 
-REPORTS_DIR = "reports"
 TABLE_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 SECTIONS = ("Verdict", "Metrics", "Calibration", "Curves and thresholds", "Data", "History")
 STYLE = """
@@ -65,35 +66,49 @@ class ReportData:
     schema: pd.DataFrame
     anomalies: list[str]
     history: pd.DataFrame
-    test_split: dict[str, Any]
+    test_split: TestSplit | None
 
 
-def collect(metadata_path: Path, seed: int, test_split: dict[str, Any] | None = None,
-            run_id: str | None = None) -> ReportData:
-    """Read one run's artifacts (all from its pipeline-run context; the latest run by default) and the run history."""
-    store = run_artifacts.open_store(metadata_path)
-    runs = run_artifacts.pipeline_runs(store)
-    if not runs:
-        raise ReportError("the ML Metadata store holds no pipeline run yet: run the pipeline first")
-    chosen = [r for r in runs if r.run_id == run_id] if run_id else runs[-1:]
-    if not chosen:
-        raise ReportError(f"no pipeline run {run_id!r} in {metadata_path}")
-    run = chosen[0]
+def require_outputs(run: PipelineRun) -> None:
+    """The outputs a report reads, or a ReportError naming those the run did not produce."""
     missing = [o for o in (run_artifacts.EVALUATION, run_artifacts.STATISTICS, run_artifacts.EXAMPLES,
                            run_artifacts.SCHEMA, run_artifacts.ANOMALIES, run_artifacts.TRANSFORM_GRAPH)
                if o not in run.artifacts]
     if missing:
         raise ReportError(f"pipeline run {run.run_id} ({run.status}) did not produce {', '.join(missing)}: "
                           "no report for it")
-    result = evaluation.load_candidate_result(run.uri(run_artifacts.EVALUATION))
+
+
+def collect(metadata_path: Path, seed: int, test_split: TestSplit | None = None,
+            run_id: str | None = None) -> ReportData:
+    """One run's report on its own (the latest run by default): its artifacts, a baseline fitted here, the history.
+
+    The pipeline command's report step (reporting/run_report.py) calls ``collect_run`` instead, with what it read.
+    """
+    runs = run_artifacts.pipeline_runs(run_artifacts.open_store(metadata_path))
+    if not runs:
+        raise ReportError("the ML Metadata store holds no pipeline run yet: run the pipeline first")
+    chosen = [r for r in runs if r.run_id == run_id] if run_id else runs[-1:]
+    if not chosen:
+        raise ReportError(f"no pipeline run {run_id!r} in {metadata_path}")
+    run = chosen[0]
+    require_outputs(run)
     examples = run.uri(run_artifacts.EXAMPLES)
+    baseline = Baseline.fit(data_stats.read_examples(examples, "train"), seed)
+    return collect_run(run, runs, baseline, data_stats.read_examples(examples, "eval"), test_split)
+
+
+def collect_run(run: PipelineRun, runs: list[PipelineRun], baseline: Baseline, eval_examples: pd.DataFrame,
+                test_split: TestSplit | None) -> ReportData:
+    """Everything the page shows, from one run's artifacts, its eval examples and a baseline fitted on its train split."""
+    require_outputs(run)
+    result = evaluation.load_candidate_result(run.uri(run_artifacts.EVALUATION))
     transform_stats = run.artifacts.get(run_artifacts.POST_TRANSFORM_STATS)
     return ReportData(
         run=run,
         verdict=evaluation.verdict(run.uri(run_artifacts.EVALUATION), result),
         slices=evaluation.slice_metrics(result),
-        baseline_slices=evaluation.baseline_by_slice(data_stats.read_examples(examples, "train"),
-                                                     data_stats.read_examples(examples, "eval"), seed),
+        baseline_slices=evaluation.baseline_by_slice(baseline, eval_examples),
         calibration=evaluation.calibration_buckets(result),
         thresholds=evaluation.threshold_table(result),
         splits=data_stats.split_table(data_stats.split_statistics(run.artifacts[run_artifacts.STATISTICS])),
@@ -103,21 +118,14 @@ def collect(metadata_path: Path, seed: int, test_split: dict[str, Any] | None = 
         schema=data_stats.schema_table(run.uri(run_artifacts.SCHEMA)),
         anomalies=data_stats.anomalies(run.artifacts[run_artifacts.ANOMALIES]),
         history=history.run_history(runs),
-        test_split=test_split or {},
+        test_split=test_split,
     )
 
 
-def write_html_report(metadata_path: Path, output_dir: Path, seed: int,
-                      test_split: dict[str, Any] | None = None) -> Path:
-    """Write the latest run's report; return its path."""
-    return write(collect(metadata_path, seed, test_split), output_dir)
-
-
 def write(data: ReportData, output_dir: Path) -> Path:
-    """The run's HTML page, and the same tables for the app; returns the page's path."""
+    """The run's HTML page; returns its path."""
     path = report_path(output_dir, data.run.run_id)
     write_atomically(path, render(data))
-    export(data, output_dir, path)
     return path
 
 
@@ -132,7 +140,8 @@ def export(data: ReportData, output_dir: Path, report: Path) -> Path:
         "verdict": {"blessed": verdict.blessed, "has_baseline": verdict.has_baseline, "changes": verdict.changes,
                     "checks": [dataclasses.asdict(c) for c in verdict.checks]},
         "decision_threshold": features.DECISION_THRESHOLD,
-        "tokens": data.tokens, "anomalies": data.anomalies, "test_split": data.test_split,
+        "tokens": data.tokens, "anomalies": data.anomalies,
+        "test_split": dataclasses.asdict(data.test_split) if data.test_split else {},
     }
     tables = {name: getattr(data, name) for name in evaluation_file.TABLES}
     return evaluation_file.write(output_dir, tables, facts)
@@ -187,9 +196,10 @@ def metrics_section(data: ReportData) -> str:
             "logistic regression trained on this run's train split, scored on the same eval examples and sliced "
             "by the same TensorFlow functions.</p>" + _table(table))
     test = data.test_split
-    if "tfx_model" in test:
-        rows = [{"model": name, **{k: test[key][k] for k in ("examples", "auc", "accuracy", "precision", "recall")}}
-                for name, key in (("TFX model", "tfx_model"), ("TF-IDF + logistic regression", "tfidf_logistic_regression"))]
+    if test is not None and test.tfx_model is not None:
+        rows = [{"model": name, **{k: getattr(metrics, k) for k in ("examples", "auc", "accuracy", "precision", "recall")}}
+                for name, metrics in (("TFX model", test.tfx_model), ("TF-IDF + logistic regression",
+                                                                      test.tfidf_logistic_regression))]
         text += "<h3>Test split (held out from the pipeline's evaluation)</h3>" + _table(pd.DataFrame(rows))
     return text + _source("tfma.load_eval_result; the run's CsvExampleGen examples for the baseline")
 

@@ -9,11 +9,6 @@ from sklearn.metrics import accuracy_score, precision_score, recall_score, roc_a
 import features
 
 
-def predicted_labels(probability_post: np.ndarray) -> list[str]:
-    """The same decision rule as the exported ``serving_default`` signature."""
-    return [features.POST if p >= features.DECISION_THRESHOLD else features.PRE for p in probability_post]
-
-
 def classification_metrics(true_labels: pd.Series, probability_post: np.ndarray) -> dict[str, float]:
     truth = (true_labels == features.POST).to_numpy()
     predicted = probability_post >= features.DECISION_THRESHOLD

@@ -27,7 +27,7 @@ import io
 import random
 from pathlib import Path
 
-from pipeline.configs import PROJECT_ROOT
+from common.config import PROJECT_ROOT
 
 REAL_PRE_SHARE = 0.577  # the public dataset: 232,492 rows, 57.7% Pre
 LABELS = ("Pre", "Post")

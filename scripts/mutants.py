@@ -18,16 +18,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline.configs import PROJECT_ROOT as ROOT
+from common.config import PROJECT_ROOT as ROOT
 
 TARGET = 0.85
 # The module, then the tests that exercise it without a pipeline run or a model server.
 MODULES: dict[str, list[str]] = {
     "dataprep/preparation.py": ["tests/test_data_claims.py", "tests/test_data_preparation.py"],
     "dataprep/splits.py": ["tests/test_data_claims.py", "tests/test_data_preparation.py"],
-    "pipeline/configs.py": ["tests/test_configs.py", "tests/test_config_claims.py"],
+    "common/config.py": ["tests/test_configs.py", "tests/test_config_claims.py"],
     "serving/client.py": ["tests/test_client_claims.py"],
-    "serving/model_versions.py": ["tests/test_model_versions.py"],
+    "serving/pushed_models.py": ["tests/test_pushed_models.py"],
 }
 # What the tests import or read, copied into each work folder (mutmut copies the source paths itself).
 SOURCES = ["features.py", "signatures.py", "dataprep", "pipeline", "serving", "components", "reporting"]

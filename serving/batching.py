@@ -33,7 +33,7 @@ QUEUE_FULL = "The batch scheduling queue to which this task was submitted is ful
 
 
 class BatchingParameters(Protocol):
-    """TensorFlow Serving's batching parameters (pipeline.configs.BatchingConfig)."""
+    """TensorFlow Serving's batching parameters (common.config.BatchingConfig)."""
     max_batch_size: int
     batch_timeout_micros: int
     max_enqueued_batches: int

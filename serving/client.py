@@ -25,10 +25,14 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-import features
 import signatures
-from serving import metrics
+from features import MAX_QUESTION_CHARS, POST, PRE, QUESTION
+from serving import metric_names
+from signatures import LABEL_OUTPUT, PROBABILITY_OUTPUT
 
+# The model's vocabulary as the client's callers (the app) see it; defined once, in features.py.
+__all__ = ["LABEL_OUTPUT", "MAX_QUESTION_CHARS", "POST", "PRE", "PROBABILITY_OUTPUT", "QUESTION", "ModelClient", "Prediction",
+           "ServingClientError"]
 T = TypeVar("T")
 
 
@@ -50,7 +54,7 @@ class Prediction:
     @property
     def confidence(self) -> float:
         """Probability of the predicted label."""
-        return self.probability_post if self.label == features.POST else 1.0 - self.probability_post
+        return self.probability_post if self.label == POST else 1.0 - self.probability_post
 
 
 # CANCELLED from the server: gRPC cancels calls it had queued but not started when a server shuts down.
@@ -86,10 +90,10 @@ def validate_questions(questions: list[str]) -> list[str]:
     for index, question in enumerate(cleaned):
         if not isinstance(question, str) or not question:
             raise ServingClientError("invalid_argument", f"question {index + 1} is empty")
-        if len(question) > features.MAX_QUESTION_CHARS:
+        if len(question) > MAX_QUESTION_CHARS:
             raise ServingClientError("invalid_argument",
                                      f"question {index + 1} has {len(question)} characters; the limit is "
-                                     f"{features.MAX_QUESTION_CHARS}")
+                                     f"{MAX_QUESTION_CHARS}")
     return cleaned
 
 
@@ -169,16 +173,16 @@ class ModelClient:
                     "outputs": sorted(signature.outputs)}
         return self._with_retries(call)
 
-    def server_metrics(self) -> metrics.Snapshot:
-        """The server's Prometheus metrics (TensorFlow Serving's endpoint on the REST port), summed for this model."""
-        url = f"http://{self.host}:{self.rest_port}{metrics.PATH}"
+    def metrics_text(self) -> str:
+        """The server's Prometheus metrics text (TensorFlow Serving's endpoint on the REST port), as scraped."""
+        url = f"http://{self.host}:{self.rest_port}{metric_names.PATH}"
 
-        def call() -> metrics.Snapshot:
+        def call() -> str:
             response = self._session.get(url, timeout=self.timeout)
             if response.status_code != 200:
                 raise ServingClientError(_HTTP_KINDS.get(response.status_code, "server_error"),
                                          f"HTTP {response.status_code} from {url}")
-            return metrics.parse(response.text, self.model_name)
+            return response.text
         return self._with_retries(call)
 
     def is_up(self) -> bool:
@@ -195,16 +199,16 @@ class ModelClient:
         request.model_spec.signature_name = signatures.SERVING_DEFAULT
         request.inputs[signatures.QUESTION_INPUT].CopyFrom(string_tensor(questions))
         response = self._predict_stub.Predict(request, timeout=self.timeout)
-        probabilities = floats(response.outputs[signatures.PROBABILITY_OUTPUT])
-        labels = [v.decode("utf-8") for v in response.outputs[signatures.LABEL_OUTPUT].string_val]
+        probabilities = floats(response.outputs[PROBABILITY_OUTPUT])
+        labels = [v.decode("utf-8") for v in response.outputs[LABEL_OUTPUT].string_val]
         return probabilities, labels, response.model_spec.version.value
 
     def _rest_predict(self, questions: list[str]) -> tuple[np.ndarray, list[str], None]:
         body = {"signature_name": signatures.SERVING_DEFAULT, "instances": questions}
         response = self._session.post(f"{self.rest_url}:predict", json=body, timeout=self.timeout)
         rows = self._rest_json(response)["predictions"]
-        probabilities = np.array([r[signatures.PROBABILITY_OUTPUT] for r in rows])
-        return probabilities, [r[signatures.LABEL_OUTPUT] for r in rows], None  # REST answers carry no version
+        probabilities = np.array([r[PROBABILITY_OUTPUT] for r in rows])
+        return probabilities, [r[LABEL_OUTPUT] for r in rows], None  # REST answers carry no version
 
     def _rest_get(self, suffix: str) -> dict[str, Any]:
         return self._rest_json(self._session.get(self.rest_url + suffix, timeout=self.timeout))

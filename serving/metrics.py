@@ -1,4 +1,6 @@
-"""The model server's Prometheus metrics, with TensorFlow Serving's names where it has one, and reading them back.
+"""The model server's Prometheus metrics, with TensorFlow Serving's names where it has one.
+
+Read back by reporting/server_load.py; the names are in serving/metric_names.py.
 
 Served at ``GET /monitoring/prometheus/metrics`` on the REST port (TensorFlow Serving's path):
 
@@ -17,21 +19,14 @@ Served at ``GET /monitoring/prometheus/metrics`` on the REST port (TensorFlow Se
 from __future__ import annotations
 
 import collections
-import dataclasses
 import threading
-import time
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import Metric
-from prometheus_client.parser import text_string_to_metric_families
 
-PATH = "/monitoring/prometheus/metrics"
+from serving.metric_names import BATCH_SIZE, QUEUE_ROWS, QUEUING_LATENCY, REQUEST_COUNT, REQUEST_LATENCY
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-REQUEST_COUNT = ":tensorflow:serving:request_count"
-REQUEST_LATENCY = ":tensorflow:serving:request_latency"
-BATCH_SIZE = ":tensorflow:serving:batching:processed_batch_size"
-QUEUING_LATENCY = ":tensorflow:serving:batching:queuing_latency"
-QUEUE_ROWS = "ppq_model_server_batch_queue_rows"
 LATENCY_BUCKETS_US = tuple(10 * 1.8 ** i for i in range(33))  # TensorFlow Serving's request_latency buckets
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
 disable_created_metrics()  # TensorFlow Serving exports no *_created series
@@ -92,81 +87,3 @@ class ServerMetrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
-
-
-# ---------------------------------------------------------------- reading them back (bench, app)
-
-@dataclasses.dataclass(frozen=True)
-class Snapshot:
-    """What a scrape says, summed over labels: request count, latency and batch-size histograms."""
-    taken_at: float
-    requests: float
-    latency_buckets_us: tuple[tuple[float, float], ...]  # (upper bound, cumulative count)
-    batch_buckets: tuple[tuple[float, float], ...]
-    batch_rows: float
-    batches: float
-
-
-def parse(text: str, model_name: str, taken_at: float | None = None) -> Snapshot:
-    requests, batch_rows, batches = 0.0, 0.0, 0.0
-    latency: collections.Counter[float] = collections.Counter()
-    batch: collections.Counter[float] = collections.Counter()
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.labels.get("model_name") != model_name:
-                continue
-            if sample.name == REQUEST_COUNT:
-                requests += sample.value
-            elif sample.name == REQUEST_LATENCY + "_bucket":
-                latency[float(sample.labels["le"])] += sample.value
-            elif sample.name == BATCH_SIZE + "_bucket":
-                batch[float(sample.labels["le"])] += sample.value
-            elif sample.name == BATCH_SIZE + "_sum":
-                batch_rows += sample.value
-            elif sample.name == BATCH_SIZE + "_count":
-                batches += sample.value
-    return Snapshot(time.monotonic() if taken_at is None else taken_at, requests, tuple(sorted(latency.items())),
-                    tuple(sorted(batch.items())), batch_rows, batches)
-
-
-def _delta(after: tuple[tuple[float, float], ...], before: tuple[tuple[float, float], ...] | None):
-    earlier = dict(before or ())
-    return [(bound, count - earlier.get(bound, 0.0)) for bound, count in after]
-
-
-def quantile(buckets: list[tuple[float, float]], q: float) -> float | None:
-    """Prometheus' histogram_quantile: linear within the bucket that holds the q-th observation."""
-    if not buckets or buckets[-1][1] <= 0:
-        return None
-    rank, lower, below = q * buckets[-1][1], 0.0, 0.0
-    for bound, cumulative in buckets:
-        if cumulative >= rank:
-            if bound == float("inf"):
-                return lower
-            share = (rank - below) / (cumulative - below) if cumulative > below else 1.0
-            return lower + (bound - lower) * share
-        lower, below = bound, cumulative
-    return lower
-
-
-@dataclasses.dataclass(frozen=True)
-class Load:
-    """The server's load between two snapshots (or since it started, with no earlier one)."""
-    requests: float
-    per_second: float | None
-    p50_ms: float | None
-    mean_batch: float | None
-    batch_p50: float | None
-    batch_p90: float | None
-
-
-def load_between(after: Snapshot, before: Snapshot | None = None) -> Load:
-    latency = _delta(after.latency_buckets_us, before.latency_buckets_us if before else None)
-    batch = _delta(after.batch_buckets, before.batch_buckets if before else None)
-    requests = after.requests - (before.requests if before else 0.0)
-    seconds = after.taken_at - before.taken_at if before else 0.0
-    batches = after.batches - (before.batches if before else 0.0)
-    rows = after.batch_rows - (before.batch_rows if before else 0.0)
-    p50_us = quantile(latency, 0.5)
-    return Load(requests, requests / seconds if seconds > 0 else None, p50_us / 1000 if p50_us is not None else None,
-                rows / batches if batches > 0 else None, quantile(batch, 0.5), quantile(batch, 0.9))

@@ -20,7 +20,7 @@ import grpc
 import numpy as np
 from google.protobuf import json_format
 
-from serving import metrics
+from serving import metric_names, metrics
 from serving.batching import Runner
 from serving.errors import MAX_REQUEST_BYTES, ServingError, invalid
 from serving.versions import ModelManager
@@ -210,7 +210,7 @@ class RestHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802
         path = self.path.split("?")[0]
-        if path == metrics.PATH:
+        if path == metric_names.PATH:
             self._send(200, self.server.api.metrics.exposition(), metrics.CONTENT_TYPE)
             return
         self._answer(lambda: self.server.api.get(path))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import grpc
 
-from pipeline import configs
+from common import config as configs
 from serving import grpc_api
 from serving.batching import Batcher, BatchingParameters, Unbatched
 from serving.errors import MAX_REQUEST_BYTES

@@ -20,7 +20,7 @@ from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 from tensorflow_serving.apis import get_model_status_pb2
 
 import signatures
-from serving import model_versions
+from models import pushed_models
 from serving.errors import MAX_BATCH, ServingError, invalid
 
 LOG = logging.getLogger("model-server")
@@ -96,7 +96,7 @@ class ServedModel:
 
     def __init__(self, version: int, path: Path):
         self.version = version
-        saved_model = model_versions.LoadedModel.load(path.parent, version).saved_model
+        saved_model = pushed_models.LoadedModel.load(path.parent, version).saved_model
         meta_graph = saved_model_pb2.SavedModel.FromString((path / "saved_model.pb").read_bytes()).meta_graphs[0]
         self.signature_defs = {k: v for k, v in meta_graph.signature_def.items() if k != "__saved_model_init_op"}
         self.signatures = {name: _signature(name, saved_model.signatures[name], self.signature_defs[name])
@@ -145,7 +145,7 @@ class ModelManager:
         A version that failed is tried again once its saved_model.pb changes (e.g. a copy that was
         caught half-way has completed), as TensorFlow Serving retries failed loads.
         """
-        versions = model_versions.list_versions(self.base_path)
+        versions = pushed_models.list_versions(self.base_path)
         for version in [v for v in self.failed if v in versions and self._stamp(v) != self._failed_stamp.get(v)]:
             del self.failed[version]
         candidates = [v for v in versions if v not in self.failed]

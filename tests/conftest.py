@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -11,7 +10,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
-from pipeline import configs  # noqa: E402
+from common import config as configs  # noqa: E402
 from tests.helpers import ROOT, SMALL_OVERRIDES, run_tfx_cli, write_config  # noqa: E402
 
 
@@ -27,6 +26,7 @@ def pipeline_run(small_config_path: Path, tmp_path_factory: pytest.TempPathFacto
     ``tfx pipeline create`` then ``tfx run create`` (the local engine executes local_runner.py, the same as
     ``./run.sh pipeline``: pipeline, predictions, metrics summary, report).
     """
+    from reporting import run_document
     from reporting.run_artifacts import latest_prepared_splits
     config = configs.load(small_config_path, environ={})
     tfx_home = tmp_path_factory.mktemp("tfx_home")
@@ -37,8 +37,9 @@ def pipeline_run(small_config_path: Path, tmp_path_factory: pytest.TempPathFacto
                       small_config_path, tfx_home)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     prepared_dir, manifest = latest_prepared_splits(config.pipeline.metadata_path)
+    document = run_document.read(config.pipeline.summary_path)
     return {"config": config, "manifest": manifest, "prepared_dir": prepared_dir, "tfx_home": tfx_home,
-            "output": run.stdout, "summary": json.loads(config.pipeline.summary_path.read_text())}
+            "output": run.stdout, "document": document, "summary": document.to_dict()}
 
 
 @pytest.fixture(scope="session")
@@ -47,8 +48,10 @@ def evaluation_report(pipeline_run) -> dict:
     from reporting import html_report
     config = pipeline_run["config"]
     data = html_report.collect(config.pipeline.metadata_path, config.data.random_seed,
-                               pipeline_run["summary"]["test_split"])
-    return {"config": config, "data": data, "path": html_report.write(data, config.pipeline.output_dir)}
+                               pipeline_run["document"].test_split)
+    path = html_report.write(data, config.pipeline.output_dir)
+    html_report.export(data, config.pipeline.output_dir, path)
+    return {"config": config, "data": data, "path": path}
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ import io
 import re
 from collections import Counter
 
+from common import config as configs
 from dataprep import splits
-from pipeline import configs
 
 NUL_MARK = "\x01NUL"
 

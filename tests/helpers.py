@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline.configs import PROJECT_ROOT as ROOT
-from serving.launch import free_port, start_server, stop_server
+from bench.launch import free_port, start_server, stop_server
+from common.config import PROJECT_ROOT as ROOT
 
 __all__ = ["ROOT", "SMALL_OVERRIDES", "free_port", "server_config", "standalone_server_config", "start_server",
            "stop_server", "run_tfx_cli", "write_config"]

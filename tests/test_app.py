@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import requests
 from streamlit.testing.v1 import AppTest
@@ -106,13 +107,17 @@ def test_ask_tab_explains_the_answer_word_by_word(app_env):
     assert any(c.value.startswith(explain.LEGEND) and "Strongest:" in c.value for c in app.caption)
 
 
-def test_browser_question_gets_an_answer_from_the_server(model_server, evaluation_report, tmp_path):
-    """Start the real app, type a question in Chromium, press Predict, see label and probability."""
-    from playwright.sync_api import sync_playwright
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def app_url(model_server, evaluation_report, tmp_path_factory):
+    """The real app (./run.sh app's command) on a free port, for the browser tests of this module."""
     assert Path(CHROMIUM).exists(), "run ./run.sh test: it installs Debian's chromium"
     port = free_port()
-    config = server_config(tmp_path, model_server, evaluation_report["config"].pipeline.output_dir,
-                           host="127.0.0.1", port=port)
+    config = server_config(tmp_path_factory.mktemp("app"), model_server,
+                           evaluation_report["config"].pipeline.output_dir, host="127.0.0.1", port=port)
     env = {**os.environ, "PPQ_CONFIG": str(config)}
     app = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "app"], cwd=ROOT, env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -126,29 +131,57 @@ def test_browser_question_gets_an_answer_from_the_server(model_server, evaluatio
                 pass
             assert time.monotonic() < deadline and app.poll() is None, "the app did not start"
             time.sleep(0.5)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"])
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.set_default_timeout(120_000)  # the first script run imports a lot; the CI machine has 2 shared cores
-            page.goto(f"http://127.0.0.1:{port}", timeout=60_000)
-            page.get_by_label("Customer question").fill("My vacuum filter cracked after 2 weeks, where do I get a new one?")
-            page.get_by_role("button", name="Predict").click()
-            for text in ("Prediction:", "P(Post)", "confidence", "model version", "Why this answer"):
-                page.get_by_text(text).first.wait_for(timeout=60_000)
-            body = page.inner_text("body")
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "app_prediction.png"), full_page=True)
-            page.get_by_role("tab", name="Evaluation").click()
-            for text in ("Decision threshold (eval split)", "Metrics per slice", "Version history", "Data (TFDV)"):
-                page.get_by_text(text).first.wait_for(timeout=60_000)
-            evaluation_body = page.inner_text("body")
-            page.screenshot(path=str(ARTIFACTS / "app_evaluation.png"), full_page=True)
-            browser.close()
-        assert "Prediction: Post" in body or "Prediction: Pre" in body
-        assert "P(Post)" in body and "confidence" in body and explain.LEGEND in body
-        assert "Precision (Post)" in evaluation_body and evaluation_report["data"].run.run_id in evaluation_body
+        yield f"http://127.0.0.1:{port}"
     finally:
         app.terminate()
         app.wait(timeout=60)
+
+
+@pytest.fixture
+def page(app_url):
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.set_default_timeout(120_000)  # the first script run imports a lot; the CI machine has 2 shared cores
+        page.goto(app_url, timeout=60_000)
+        yield page
+        browser.close()
+
+
+def test_browser_question_gets_an_answer_from_the_server(page, evaluation_report):
+    """Type a question in Chromium, press Predict, see label and probability; then the Evaluation tab."""
+    page.get_by_label("Customer question").fill("My vacuum filter cracked after 2 weeks, where do I get a new one?")
+    page.get_by_role("button", name="Predict").click()
+    for text in ("Prediction:", "P(Post)", "confidence", "model version", "Why this answer"):
+        page.get_by_text(text).first.wait_for(timeout=60_000)
+    body = page.inner_text("body")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "app_prediction.png"), full_page=True)
+    page.get_by_role("tab", name="Evaluation").click()
+    for text in ("Decision threshold (eval split)", "Metrics per slice", "Version history", "Data (TFDV)"):
+        page.get_by_text(text).first.wait_for(timeout=60_000)
+    evaluation_body = page.inner_text("body")
+    page.screenshot(path=str(ARTIFACTS / "app_evaluation.png"), full_page=True)
+    assert "Prediction: Post" in body or "Prediction: Pre" in body
+    assert "P(Post)" in body and "confidence" in body and explain.LEGEND in body
+    assert "Precision (Post)" in evaluation_body and evaluation_report["data"].run.run_id in evaluation_body
+
+
+def test_browser_upload_returns_every_row_with_its_status_and_the_counts(page, tmp_path):
+    """Six rows in, an empty one, a blank one and one of 5,000 characters among them: six rows out, and why."""
+    upload = tmp_path / "six.csv"
+    questions = ["does it fit a queen bed?", "", "   ", "x" * 5000, "mine arrived scratched, refund?", "is it loud?"]
+    pd.DataFrame({"question": questions}).to_csv(upload, index=False)
+    page.get_by_role("tab", name="Batch").click()
+    page.locator("input[type=file]").set_input_files(str(upload))
+    message = "3 of 6 rows not scored: 2 empty, 1 longer than 2,000 characters"
+    page.get_by_text(message).wait_for(timeout=90_000)
+    grid = page.locator("[data-testid='stDataFrame'] table[role='grid']").first
+    grid.wait_for(state="attached", timeout=60_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "app_batch.png"), full_page=True)
+    assert grid.get_attribute("aria-rowcount") == str(len(questions) + 1)  # the header row counts too
+    cells = grid.locator("td").all_inner_texts()
+    assert cells.count("empty") == 2 and cells.count("longer than 2,000 characters") == 1 and cells.count("scored") == 3
+    assert "predicting" not in page.inner_text("body")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,8 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import app_test as app_test_module
 
-from serving.model_versions import LoadedModel
+from models.pushed_models import LoadedModel
+from serving.client import ModelClient
 from tests.helpers import ROOT, server_config
 
 APP = str(ROOT / "app" / "app.py")
@@ -100,15 +102,45 @@ def test_batch_tab_scores_an_uploaded_csv_shows_a_table_and_offers_the_download(
     usable = [q for q in questions if q.strip()]
     probabilities, labels = LoadedModel.load(model_server.manager.base_path).predict(usable)
     table = app.dataframe[0].value
-    assert table["question"].tolist() == usable and table["sku"].tolist() == ["s1", "s2", "s4"]
-    assert table["predicted_label"].tolist() == labels
-    np.testing.assert_allclose(table["probability_post"], np.round(probabilities, 4), atol=1e-4)
+    assert table["question"].tolist() == questions and table["sku"].tolist() == ["s1", "s2", "s3", "s4"]
+    assert table["status"].tolist() == ["scored", "scored", "empty", "scored"]
+    scored = table[table["status"] == "scored"]
+    assert scored["predicted_label"].tolist() == labels and table["predicted_label"][2] == ""
+    np.testing.assert_allclose(scored["probability_post"], np.round(probabilities, 4), atol=1e-4)
+    assert "1 of 4 rows not scored: 1 empty" in [w.value for w in app.warning]
     button = app.get("download_button")[0]
     assert button.proto.label == "Download predictions CSV"
     stored = media_storages[-1].get_file(button.proto.url.rsplit("/", 1)[-1])
     downloaded = pd.read_csv(io.BytesIO(stored.content), keep_default_na=False)
-    assert downloaded.columns.tolist() == ["sku", "question", "predicted_label", "probability_post"]
-    assert downloaded["question"].tolist() == usable and downloaded["predicted_label"].tolist() == labels
+    assert downloaded.columns.tolist() == ["sku", "question", "predicted_label", "probability_post", "status"]
+    assert downloaded["question"].tolist() == questions
+    assert downloaded[downloaded["status"] == "scored"]["predicted_label"].tolist() == labels
+
+
+def test_an_upload_is_scored_once_however_often_the_page_reruns(app_env, evaluation_report, monkeypatch):
+    calls = []
+    predict = ModelClient.predict
+    monkeypatch.setattr(ModelClient, "predict", lambda self, questions: calls.append(questions) or predict(self, questions))
+    questions = [f"is it loud? ({uuid.uuid4()})", "mine broke, refund?"]  # bytes no earlier test uploaded
+    upload = pd.DataFrame({"question": questions}).to_csv(index=False).encode()
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.run()
+    app.file_uploader(key="batch_file").set_value(("once.csv", upload, "text/csv"))
+    app.run()
+    assert calls.count(questions) == 1
+    app.slider(key="eval_threshold").set_value(0.8).run()
+    app.run()
+    assert not app.exception and app.dataframe[0].value["question"].tolist() == questions
+    assert calls.count(questions) == 1
+
+
+def test_the_answer_stays_when_another_widget_moves(app_env, evaluation_report):
+    app = run_app()
+    app.text_area(key="question").input("Does this tent come with a footprint?")
+    app.button(key="predict").click().run()
+    answer = app.subheader[0].value
+    app.slider(key="eval_threshold").set_value(0.7).run()
+    assert not app.exception and app.subheader[0].value == answer and answer.startswith("Prediction:")
 
 
 def test_batch_tab_names_a_file_without_a_question_column(app_env):

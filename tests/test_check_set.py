@@ -8,8 +8,8 @@ import tensorflow as tf
 
 import features
 import signatures
+from common.config import PROJECT_ROOT as ROOT
 from evaluation import check_set
-from pipeline.configs import PROJECT_ROOT as ROOT
 
 OWNER_WORDS = "broke|stopped|wont|missing|reset|clean|return|warranty|light"
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline import cli, configs
-from serving.model_versions import LoadedModel
+from common import config as configs
+from models.pushed_models import LoadedModel
+from pipeline import cli
 from tests.helpers import SMALL_OVERRIDES, write_config
 
 
@@ -88,3 +90,29 @@ def test_errors_are_one_line_unless_ppq_debug_asks_for_the_traceback(tmp_path, c
 def test_predict_refuses_an_empty_question(small_config_path, question, capsys):
     assert cli.main(["--config", str(small_config_path), "predict", question]) == 2
     assert "the question is empty" in capsys.readouterr().err
+
+
+def test_predict_explain_in_process_explains_with_the_pushed_model_and_no_server(pipeline_run, small_config_path,
+                                                                                  capsys):
+    question = "my blender lid cracked after a week"
+    config = pipeline_run["config"]
+    config_path = write_config_with_dead_server(small_config_path)
+    assert cli.main(["--config", config_path, "predict", question, "--explain", "--in-process"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    model = LoadedModel.load(config.serving.model_base_path)
+    probabilities, labels = model.predict([question])
+    assert answer["predicted_label"] == labels[0] and answer["model_version"] == model.version
+    assert answer["probability_post"] == round(float(probabilities[0]), 4)
+    assert sorted(w["word"] for w in answer["word_effects"]) == sorted(question.split())
+    without_lid = model.predict(["my blender cracked after a week"])[0][0]
+    lid = next(w for w in answer["word_effects"] if w["word"] == "lid")
+    assert abs(lid["effect_on_p_post"] - float(probabilities[0] - without_lid)) <= 1e-4
+
+
+def write_config_with_dead_server(config_path: Path) -> str:
+    """The same run (same folder, so the same relative paths), with the server's ports where nothing listens."""
+    raw = json.loads(Path(config_path).read_text())
+    raw["serving"].update(grpc_port=1, rest_port=2)
+    path = Path(config_path).with_name("dead-server-config.json")
+    path.write_text(json.dumps(raw))
+    return str(path)

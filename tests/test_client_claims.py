@@ -26,6 +26,7 @@ from tensorflow_serving.apis import (
 
 import features
 import signatures
+from reporting import server_load
 from serving import client as client_module
 from serving.client import ModelClient, Prediction, ServingClientError, floats, validate_questions
 from tests.helpers import free_port
@@ -490,7 +491,7 @@ PROMETHEUS_TEXT = (
 def test_server_metrics_are_scraped_from_the_rest_port_and_summed_for_this_model(http_server):
     script, port = http_server((503, b"starting"), (200, PROMETHEUS_TEXT))
     with rest_client(port, backoff=0.2) as client:
-        snapshot = client.server_metrics()
+        snapshot = server_load.parse(client.metrics_text(), client.model_name)
     assert snapshot.requests == 7
     assert [c[:2] for c in script.calls] == [("GET", "/monitoring/prometheus/metrics")] * 2
     assert script.times[1] - script.times[0] >= 0.2  # 503 is retried after the backoff
@@ -500,7 +501,7 @@ def test_server_metrics_are_scraped_from_the_rest_port_and_summed_for_this_model
 def test_server_metrics_errors_name_the_status_and_the_url(http_server, status, kind):
     script, port = http_server((status, b"nope"), (200, PROMETHEUS_TEXT))
     with rest_client(port) as client, pytest.raises(ServingClientError) as info:
-        client.server_metrics()
+        server_load.parse(client.metrics_text(), client.model_name)
     assert info.value.kind == kind and len(script.calls) == 1
     assert str(info.value) == f"HTTP {status} from http://127.0.0.1:{port}/monitoring/prometheus/metrics"
 
@@ -509,6 +510,6 @@ def test_a_slow_metrics_scrape_times_out(http_server):
     script, port = http_server(1.5)
     started = time.monotonic()
     with rest_client(port, timeout=0.3) as client, pytest.raises(ServingClientError) as info:
-        client.server_metrics()
+        server_load.parse(client.metrics_text(), client.model_name)
     assert info.value.kind == "timeout" and len(script.calls) == 1
     assert time.monotonic() - started < 1.5

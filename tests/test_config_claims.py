@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import configs
+from common import config as configs
+from common import files, outputs
 from tests.helpers import ROOT
 
 PATH_KEYS = [("data", "prepared_dir"), ("pipeline", "root"), ("pipeline", "metadata_path"),
@@ -43,8 +44,8 @@ def test_relative_paths_are_resolved_against_the_config_file_not_the_working_dir
         assert getattr(getattr(config, section), key) == base / "out" / f"{section}-{key}.json", (section, key)
     assert config.path == path.resolve()
     assert config.serving.model_base_path == base / "out" / "serving-model_dir.json" / raw["serving"]["model_name"]
-    assert config.pipeline.predictions_path == base / "out" / "pipeline-output_dir.json" / configs.PREDICTIONS_FILE
-    assert config.pipeline.summary_path == base / "out" / "pipeline-output_dir.json" / configs.SUMMARY_FILE
+    assert config.pipeline.predictions_path == base / "out" / "pipeline-output_dir.json" / outputs.PREDICTIONS_FILE
+    assert config.pipeline.summary_path == base / "out" / "pipeline-output_dir.json" / outputs.SUMMARY_FILE
 
 
 def test_absolute_paths_and_urls_are_kept(tmp_path):
@@ -137,8 +138,8 @@ def test_a_file_that_is_not_a_config_object_is_named(tmp_path, text, message):
 
 
 def test_is_url_knows_http_and_https_only():
-    assert configs.is_url("https://x/y.csv") and configs.is_url("http://x/y.csv")
-    assert not configs.is_url("ftp://x/y.csv") and not configs.is_url("data/https://x.csv")
+    assert files.is_url("https://x/y.csv") and files.is_url("http://x/y.csv")
+    assert not files.is_url("ftp://x/y.csv") and not files.is_url("data/https://x.csv")
 
 
 def test_the_default_config_is_found_from_any_working_directory(tmp_path, monkeypatch):

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import configs
+from common import config as configs
 from tests.helpers import ROOT
 
 

@@ -8,7 +8,8 @@ import subprocess
 import jsonschema
 import yaml
 
-from pipeline import configs
+from common import config as configs
+from deploy import manifests
 from tests.helpers import ROOT
 
 COMPOSE_SCHEMA = ROOT / "tests" / "schemas" / "compose-spec.json"  # from the compose-spec repository (Apache-2.0)
@@ -53,11 +54,18 @@ def test_compose_file_is_valid_against_the_compose_specification():
     jsonschema.validate(compose(), schema, cls=jsonschema.Draft7Validator)
 
 
+def test_committed_compose_file_is_what_config_json_renders():
+    """Edit config.json, run ./run.sh render-kubernetes, commit: this test fails until the files agree."""
+    for path, text in manifests.rendered_compose_files(config()).items():
+        assert path.read_text() == text, f"{path.name} differs from config.json: ./run.sh render-kubernetes"
+
+
 def test_compose_services_agree_with_config():
     services, cfg = compose()["services"], config()
     assert set(services) == {"pipeline", "serving", "app"}
     serving = services["serving"]
-    assert serving["image"] == "tensorflow/serving:2.16.1"  # the project's TensorFlow is 2.16
+    assert serving["image"] == cfg.kubernetes.serving_image == "tensorflow/serving:2.16.1"  # the project's TF is 2.16
+    assert services["pipeline"]["image"] == services["app"]["image"] == cfg.kubeflow.image
     assert serving["environment"]["MODEL_NAME"] == cfg.serving.model_name
     assert serving["ports"] == [f"127.0.0.1:{cfg.serving.grpc_port}:8500", f"127.0.0.1:{cfg.serving.rest_port}:8501"]
     assert serving["depends_on"]["pipeline"]["condition"] == "service_completed_successfully"
@@ -67,7 +75,10 @@ def test_compose_services_agree_with_config():
     assert serving["volumes"] == ["outputs:/outputs:ro"]
     assert serving["environment"]["MODEL_BASE_PATH"] == f"/outputs/{model_dir}"
     app = services["app"]
-    assert app["environment"]["PPQ_SERVING__HOST"] == "serving" and cfg.serving.grpc_port == 8500
+    # The app reads the serving container's address through config.json's environment overrides.
+    app_config = configs.from_dict(yaml.safe_load((ROOT / "config.json").read_text()), environ=app["environment"])
+    assert (app_config.serving.host, app_config.serving.grpc_port, app_config.serving.rest_port) == ("serving", 8500, 8501)
+    assert app_config.app.host == "0.0.0.0" and app_config.app.port == cfg.app.port
     assert app["ports"] == [f"127.0.0.1:{cfg.app.port}:{cfg.app.port}"]
     assert app["depends_on"]["serving"]["condition"] == "service_healthy"
     assert "outputs" in compose()["volumes"]

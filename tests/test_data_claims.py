@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from common import config as configs
 from dataprep import preparation as dp
 from dataprep import splits
-from pipeline import configs
 from tests.data_oracle import assert_accounted_disjoint_stratified, independent_expectation
 from tests.helpers import ROOT
 

@@ -5,9 +5,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from common import config as configs
 from dataprep import preparation as dp
 from dataprep import splits
-from pipeline import configs
 from tests.helpers import ROOT
 
 

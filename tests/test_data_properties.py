@@ -13,9 +13,9 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from common import config as configs
 from dataprep import preparation as dp
 from dataprep import splits
-from pipeline import configs
 from tests.data_oracle import assert_accounted_disjoint_stratified, independent_expectation
 from tests.helpers import ROOT
 

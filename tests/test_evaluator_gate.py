@@ -15,9 +15,9 @@ import time
 
 import pytest
 
-from pipeline import configs
+from common import config as configs
+from models.pushed_models import list_versions, remove_incomplete_versions
 from reporting import summary
-from serving.model_versions import list_versions, remove_incomplete_versions
 from serving.server import ModelServer
 from tests.helpers import ROOT, SMALL_OVERRIDES, write_config
 

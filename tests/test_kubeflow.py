@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import kubeflow_v2_runner
-from pipeline import configs
+from common import config as configs
 from tests.helpers import ROOT, write_config
 
 KFP_PYTHON = Path(sys.prefix) / "kfp" / "bin" / "python"

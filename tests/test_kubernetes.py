@@ -7,9 +7,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from common import config as configs
 from deploy import manifests
-from pipeline import configs
-from serving import metrics
+from serving import metric_names
 from tests.helpers import ROOT
 
 KUBERNETES_VERSION = "1.30.0"  # the oldest minor release GKE and EKS still offer as standard support
@@ -79,7 +79,7 @@ def test_tensorflow_serving_replicas_probes_batching_monitoring_and_resources_fo
     batching_file = config_map["data"][args["batching_parameters_file"].removeprefix(f"{mount}/")]
     assert parse_batching_parameters(batching_file) == vars(cfg.serving.batching)
     monitoring_file = config_map["data"][args["monitoring_config_file"].removeprefix(f"{mount}/")]
-    assert f'path: "{metrics.PATH}"' in monitoring_file and "enable: true" in monitoring_file
+    assert f'path: "{metric_names.PATH}"' in monitoring_file and "enable: true" in monitoring_file
 
 
 def parse_batching_parameters(text: str) -> dict[str, int]:

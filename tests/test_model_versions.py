@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 import signatures
-from serving import model_versions as mv
+from models import pushed_models as mv
 
 
 class LengthModel(tf.Module):

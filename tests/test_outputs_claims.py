@@ -9,7 +9,7 @@ from sklearn.metrics import roc_auc_score
 
 import features
 from dataprep import splits
-from serving.model_versions import LoadedModel
+from models.pushed_models import LoadedModel
 
 PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".dill"}
 

@@ -6,7 +6,8 @@ import json
 import shutil
 
 import local_runner
-from pipeline import configs, pipeline
+from common import config as configs
+from pipeline import pipeline
 from tests.helpers import ROOT, SMALL_OVERRIDES, write_config
 
 

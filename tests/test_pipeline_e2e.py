@@ -12,10 +12,11 @@ from ml_metadata.proto import metadata_store_pb2
 
 import features
 import signatures
+from components import batch_scoring
 from dataprep import splits
+from models.pushed_models import LoadedModel, list_versions
 from pipeline import cli
 from reporting import summary
-from serving.model_versions import LoadedModel, list_versions
 
 EXPECTED_OUTPUTS = [
     "DataPreparation/prepared", "CsvExampleGen/examples", "StatisticsGen/statistics", "SchemaGen/schema",
@@ -63,7 +64,7 @@ def test_pushed_model_answers_through_serving_default(pipeline_run):
 def test_predictions_csv_covers_the_test_split_and_matches_serving(pipeline_run):
     config = pipeline_run["config"]
     predictions = pd.read_csv(config.pipeline.predictions_path, keep_default_na=False, dtype={"model_version": str})
-    assert predictions.columns.tolist() == summary.PREDICTION_COLUMNS
+    assert predictions.columns.tolist() == batch_scoring.COLUMNS
     assert len(predictions) == pipeline_run["manifest"]["splits"]["test"]["rows"]
     test_split = splits.read_split(pipeline_run["prepared_dir"], "test")
     assert Counter(zip(predictions[features.QUESTION], predictions["true_label"], strict=True)) == Counter(
@@ -80,7 +81,7 @@ def test_predictions_csv_covers_the_test_split_and_matches_serving(pipeline_run)
 def test_batch_scoring_writes_csv_shards_that_the_report_reads(pipeline_run):
     outputs = summary.latest_run_outputs(pipeline_run["config"].pipeline.metadata_path)
     shards = sorted(Path(outputs.predictions_uri).glob("predictions-*.csv"))
-    assert shards and all(s.read_text().startswith(",".join(summary.PREDICTION_COLUMNS) + "\n") for s in shards)
+    assert shards and all(s.read_text().startswith(",".join(batch_scoring.COLUMNS) + "\n") for s in shards)
     frame = summary.read_predictions(outputs.predictions_uri)
     exported = pd.read_csv(pipeline_run["config"].pipeline.predictions_path, keep_default_na=False,
                            dtype={"model_version": str})

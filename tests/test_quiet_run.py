@@ -39,6 +39,10 @@ def test_a_rerun_prints_one_line_per_component_and_logs_the_rest(pipeline_run, s
     assert {name: status.get(name) for name in CACHED} == dict.fromkeys(CACHED, "cached"), lines
     assert {name: status.get(name) for name in RERUN} == dict.fromkeys(RERUN, "ran"), lines
     assert not [line for line in lines if "absl" in line or "Component " in line], "library output leaked"
+    assert lines[-1].startswith("report: ") and lines[-1].endswith(".html"), lines[-3:]  # the closing line is last
+    leaked = [line for line in lines if any(word in line for word in ("Traceback", "Exception ignored", "Warning",
+                                                                       "WARNING", "deprecat"))]
+    assert not leaked, "a traceback or a library warning reached the terminal"
     log_line = next(line for line in lines if line.startswith("pipeline: full log in "))
     log_path = log_line.removeprefix("pipeline: full log in ").split(" (")[0]
     log_text = open(log_path, encoding="utf-8").read()

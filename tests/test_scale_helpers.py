@@ -4,8 +4,8 @@ import pandas as pd
 import tfx
 
 from bench.scale_data import scaled_rows
+from common.config import PROJECT_ROOT
 from pipeline import beam_dependencies
-from pipeline.configs import PROJECT_ROOT
 
 
 def test_scaled_rows_have_the_size_the_label_balance_and_few_repeats():

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from pipeline import configs
+from common import config as configs
 from tests.helpers import ROOT
 
 FORBIDDEN = {

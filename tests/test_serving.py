@@ -15,8 +15,9 @@ from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 import signatures
+from models.pushed_models import LoadedModel
+from reporting import server_load
 from serving.client import ModelClient, ServingClientError
-from serving.model_versions import LoadedModel
 from serving.server import ModelServer
 
 QUESTIONS = ["Does this blender come with a travel cup?", "my drill battery died after 3 weeks, any fix?",
@@ -150,11 +151,11 @@ def test_concurrent_callers_get_their_own_answers_including_a_request_split_acro
 
 def test_prometheus_endpoint_counts_requests_by_status_with_latency_and_batch_sizes(model_server):
     with client_for(model_server) as client:
-        before = client.server_metrics()
+        before = server_load.parse(client.metrics_text(), client.model_name)
         client.predict(["is the metrics endpoint counting?"])
         with pytest.raises(grpc.RpcError):
             raw_predict(model_server, {"text": tensor(types_pb2.DT_STRING, string_val=[b"hi"])})
-        after = client.server_metrics()
+        after = server_load.parse(client.metrics_text(), client.model_name)
     assert after.requests - before.requests == 2 and after.batches > before.batches
     url = f"http://127.0.0.1:{model_server.rest_port}/monitoring/prometheus/metrics"
     text = requests.get(url, timeout=5).text

@@ -27,10 +27,11 @@ from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 import signatures
-from pipeline import configs
+from common import config as configs
+from models.pushed_models import LoadedModel, list_versions
+from reporting import server_load
 from serving import client as client_module
 from serving.client import ModelClient, ServingClientError
-from serving.model_versions import LoadedModel, list_versions
 from tests.helpers import ROOT, SMALL_OVERRIDES, free_port, start_server, stop_server, write_config
 
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # the documented request limit (gRPC's default message size)
@@ -126,12 +127,14 @@ def test_client_retries_until_a_late_server_answers_then_sigterm_drains_large_re
         capacity = config.serving.batching.max_batch_size * config.serving.batching.max_enqueued_batches
         big = questions(int(np.clip(2000 * 0.5 / float(np.median(timings)), 1000, capacity // 5)))
         with client_of(config) as watcher, futures.ThreadPoolExecutor(4) as pool:
-            answered_rows = watcher.server_metrics().batch_rows
+            def answered_rows() -> float:
+                return server_load.parse(watcher.metrics_text(), watcher.model_name).batch_rows
+            before = answered_rows()
             calls = [pool.submit(grpc_predict, config, big) for _ in range(3)]
             calls.append(pool.submit(requests.post, rest_url(config, ":predict"), json={"instances": big},
                                      timeout=120))
             deadline = time.monotonic() + 30
-            while watcher.server_metrics().batch_rows == answered_rows and time.monotonic() < deadline:
+            while answered_rows() == before and time.monotonic() < deadline:
                 pass  # SIGTERM once the server is answering them (evidence from its metrics, not a fixed wait)
             in_flight = sum(not c.done() for c in calls)
             process.send_signal(signal.SIGTERM)

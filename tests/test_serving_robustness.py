@@ -11,7 +11,7 @@ from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 import signatures
-from pipeline import configs
+from common import config as configs
 from serving.client import ModelClient, ServingClientError
 from serving.errors import MAX_BATCH, MAX_REQUEST_BYTES
 from tests.helpers import ROOT, standalone_server_config, start_server, stop_server

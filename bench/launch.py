@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.configs import PROJECT_ROOT
+from common.config import PROJECT_ROOT
 from serving.client import ModelClient
 
 

@@ -22,14 +22,15 @@ from typing import Any
 
 import jsonschema
 
+from common.files import is_http_url, is_url
+from common.outputs import PREDICTIONS_FILE, SUMMARY_FILE
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config.json"
 SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.json"
 ENV_PREFIX = "PPQ_"
 CONFIG_PATH_ENV = "PPQ_CONFIG"
 DEBUG_ENV = "PPQ_DEBUG"  # not a config key: the CLI prints tracebacks when it is set
-PREDICTIONS_FILE = "predictions.csv"
-SUMMARY_FILE = "metrics_summary.json"
 
 
 class ConfigError(ValueError):
@@ -185,15 +186,6 @@ _SECTIONS = {"data": DataConfig, "model": ModelConfig, "evaluator": EvaluatorCon
 _PATH_KEYS = {("data", "prepared_dir"), ("pipeline", "root"), ("pipeline", "metadata_path"),
               ("pipeline", "output_dir"), ("serving", "model_dir"), ("kubeflow", "package_file"),
               ("kubeflow", "output_file"), ("kubernetes", "manifests_dir")}
-
-
-def is_url(source: str) -> bool:
-    """An http(s) URL or a Cloud Storage object (gs://, read through TensorFlow), as opposed to a local path."""
-    return source.startswith(("https://", "http://", "gs://"))
-
-
-def is_http_url(source: str) -> bool:
-    return source.startswith(("https://", "http://"))
 
 
 def _key_name(path: Any) -> str:

@@ -7,7 +7,7 @@ with a small lookup table in place of the vocabulary, and calls them with
 one question at a time, alternating call by call so that all see the same
 machine noise.
 
-Run: python -m bench.text_graph_latency --calls 3000
+Run: python -m experiments.text_graph_latency --calls 3000
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 import preprocessing
-from bench.single_question_latency import QUESTIONS
+from experiments.single_question_latency import QUESTIONS
 
 SEQUENCE_LENGTH = 50
 # Name -> the text features made (the model section's settings that turn them on).

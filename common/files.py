@@ -1,4 +1,4 @@
-"""Writing output files so that a reader never sees half of one."""
+"""General file helpers: atomic writes, and telling a URL from a local path."""
 
 from __future__ import annotations
 
@@ -18,3 +18,12 @@ def write_atomically(path: Path, text: str) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def is_url(source: str) -> bool:
+    """An http(s) URL or a Cloud Storage object (gs://, read through TensorFlow), as opposed to a local path."""
+    return source.startswith(("https://", "http://", "gs://"))
+
+
+def is_http_url(source: str) -> bool:
+    return source.startswith(("https://", "http://"))

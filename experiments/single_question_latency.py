@@ -4,7 +4,7 @@ Calls each model's ``serving_default`` signature with one question at a time,
 alternating between the models so that both see the same machine noise, and
 prints the median and 90th percentile per call and the after/before ratio.
 
-Run: python -m bench.single_question_latency --before <version dir> --after <version dir>
+Run: python -m experiments.single_question_latency --before <version dir> --after <version dir>
 """
 
 from __future__ import annotations

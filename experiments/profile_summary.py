@@ -1,6 +1,6 @@
 """Where a py-spy profile (``--format raw``: collapsed stacks) spends its samples: by leaf and by our frames.
 
-Run: python -m bench.profile_summary outputs/bench/profiles/server-grpc-32.txt [--top 15]
+Run: python -m experiments.profile_summary outputs/bench/profiles/server-grpc-32.txt [--top 15]
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ vocabulary counted in Python the way tft.compute_and_apply_vocabulary counts it,
 then reports test-split AUC and the hand-written check set's accuracy and AUC
 for each variant and seed. The winner is then confirmed with the real pipeline.
 
-Run: python -m bench.language_experiments --prepared-dir outputs/data --out docs/language_experiments.json
+Run: python -m experiments.language_experiments --prepared-dir outputs/data --out docs/language_experiments.json
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 import features
 import preprocessing
 import trainer
+from common import config as configs
 from dataprep import splits as split_files
 from evaluation import check_set
-from pipeline import configs
 from reporting.baseline import tfidf_baseline
 
 # Name -> changes to config.json's model section.

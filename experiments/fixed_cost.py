@@ -4,7 +4,7 @@ Each import is timed in a fresh interpreter (``python -X importtime``), so the f
 an earlier step imported. With ``--run-dir`` (a finished pipeline run folder) it also times saving the
 model with its three signatures against serving_default alone, over that run's Transform output.
 
-Run: python -m bench.fixed_cost [--run-dir outputs/bench-work/rows-25000-in_memory] [--out fixed_cost.json]
+Run: python -m experiments.fixed_cost [--run-dir outputs/bench-work/rows-25000-in_memory] [--out fixed_cost.json]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipeline import configs
+from common import config as configs
 
 IMPORTS = {
     "tensorflow": "import tensorflow",

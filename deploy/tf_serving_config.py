@@ -5,20 +5,21 @@ docker-compose.yml's ``serving`` service runs ``tensorflow_model_server`` with
 these files, so the container batches with the same parameters as the local server and exposes
 Prometheus metrics at the same path. A test holds the committed files and config.json together.
 
-Run after changing config.json's serving.batching: python -m serving.tf_serving_config
+./run.sh render-kubernetes writes them, with docker-compose.yml and the Kubernetes manifests.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline import configs
-from serving import metrics
+from common import config as configs
+from serving import metric_names
 
 FOLDER = Path(__file__).resolve().parent / "tf_serving"
 BATCHING_FILE = FOLDER / "batching_parameters.txt"
 MONITORING_FILE = FOLDER / "monitoring.config"
-CONTAINER_FOLDER = "/etc/tf_serving"  # where compose mounts them in the container
+CONTAINER_FOLDER = "/etc/tf_serving"  # where compose and Kubernetes mount them in the container
+GRPC_PORT, REST_PORT = 8500, 8501  # fixed by the tensorflow/serving image's entrypoint
 
 
 def batching_parameters(batching: configs.BatchingConfig) -> str:
@@ -29,7 +30,7 @@ def batching_parameters(batching: configs.BatchingConfig) -> str:
 
 def monitoring_config() -> str:
     """TensorFlow Serving's MonitoringConfig text proto: Prometheus at the local server's path."""
-    return f'prometheus_config {{\n  enable: true\n  path: "{metrics.PATH}"\n}}\n'
+    return f'prometheus_config {{\n  enable: true\n  path: "{metric_names.PATH}"\n}}\n'
 
 
 def model_server_flags(serving: configs.ServingConfig) -> list[str]:
@@ -42,12 +43,3 @@ def model_server_flags(serving: configs.ServingConfig) -> list[str]:
 def render(serving: configs.ServingConfig) -> dict[Path, str]:
     return {BATCHING_FILE: batching_parameters(serving.batching), MONITORING_FILE: monitoring_config()}
 
-
-def main() -> None:
-    for path, text in render(configs.load().serving).items():
-        path.write_text(text)
-        print(f"wrote {path}")
-
-
-if __name__ == "__main__":
-    main()

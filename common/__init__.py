@@ -1,0 +1,1 @@
+"""What every layer may import: the config reader, general file helpers and the names of the output files."""

@@ -1,0 +1,1 @@
+"""The models the pipeline pushed: their versioned folder (TensorFlow Serving's layout) and in-process calls of one."""
