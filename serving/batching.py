@@ -124,11 +124,6 @@ class Batcher:
     def queued_rows(self) -> int:
         return self._queued_rows
 
-    @property
-    def closed(self) -> bool:
-        """Whether close() has begun: new requests are refused from then on."""
-        return self._closed
-
     def run(self, signature: Signature, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Check, queue, and return this caller's rows of the batched call's outputs."""
         rows = signature.check(inputs)

@@ -104,7 +104,7 @@ def test_a_lone_request_runs_at_once_in_the_callers_thread():
     def caller() -> None:
         names.append(threading.current_thread().name)
         outputs.update(batcher.run(model.signature(), {"question": questions(0, 2)}))
-    thread = threading.Thread(target=caller, name="lone caller")
+    thread = threading.Thread(target=caller, name="lone caller", daemon=True)
     thread.start()
     thread.join(HANG)
     assert not thread.is_alive(), "the lone request waited for the batch timeout"
@@ -119,7 +119,7 @@ def test_a_full_queue_answers_unavailable_at_once_and_the_queued_requests_still_
     results = {}
     first = threading.Thread(target=lambda: results.setdefault("first", batcher.run(signature, {"question": questions(1, 1)})))
     first.start()
-    assert model.entered.wait(10)  # the first request's batch is on the "model", held
+    assert model.entered.wait(HANG)  # the first request's batch is on the "model", held
     second = threading.Thread(target=lambda: results.setdefault("second", batcher.run(signature, {"question": questions(2, 2)})))
     second.start()
     wait_until(lambda: batcher.queued_rows == 2, "the second request to fill the queue")
@@ -160,7 +160,7 @@ def test_one_callers_failing_rows_do_not_fail_the_others_in_its_batch():
             outcomes[name] = error.code
     holder = threading.Thread(target=caller, args=("holder", [b"a"]))
     holder.start()
-    assert model.entered.wait(10)
+    assert model.entered.wait(HANG)
     others = [threading.Thread(target=caller, args=(name, values))
               for name, values in (("good", [b"b", b"c"]), ("bad", [b"poison"]), ("good2", [b"d"]))]
     for thread in others:
@@ -182,13 +182,13 @@ def test_close_drains_queued_requests_then_refuses_new_ones():
                for i in range(3)]
     for thread in threads:
         thread.start()
-    assert model.entered.wait(10)
-    closer = threading.Thread(target=lambda: results.append(batcher.close(10)))
-    closer.start()
-    wait_until(lambda: batcher.closed, "closing to begin")
+    assert model.entered.wait(HANG)
+    assert batcher.close(0.01) is False  # the model is held, so nothing can drain: close says it did not finish
     with pytest.raises(ServingError) as info:
-        batcher.run(signature, {"question": questions(9, 1)})
+        batcher.run(signature, {"question": questions(9, 1)})  # closing has begun: refused
     assert info.value.code == grpc.StatusCode.UNAVAILABLE
+    closer = threading.Thread(target=lambda: results.append(batcher.close(HANG)))
+    closer.start()
     model.hold.set()
     for thread in [*threads, closer]:
         thread.join(HANG)
