@@ -67,3 +67,14 @@ def test_no_component_is_given_a_module_file():
     config = configs.load(ROOT / "config.json", environ={})
     arguments = pipeline.arguments_from_config(config)
     assert (arguments["preprocessing_fn"], arguments["run_fn"]) == ("preprocessing.preprocessing_fn", "trainer.run_fn")
+
+
+def test_the_anomalies_gate_reads_example_validator_and_holds_back_transform(tmp_path):
+    """The gate is wired into the pipeline the runners build: it reads ExampleValidator's anomalies, and
+    Transform (and so everything after it) waits for it."""
+    built = {node.id: node for node in local_runner.build(configs.load(write_config(tmp_path, SMALL_OVERRIDES),
+                                                                       environ={})).components}
+    gate = built["AnomaliesGate"]
+    assert gate.inputs["anomalies"].producer_component_id == "ExampleValidator"
+    assert gate.inputs["anomalies"].output_key == "anomalies"
+    assert "AnomaliesGate" in {node.id for node in built["Transform"].upstream_nodes}
