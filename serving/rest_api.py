@@ -130,6 +130,8 @@ class RestApi:
             body = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise invalid(f"JSON Parse error: {exc}") from exc
+        except RecursionError as exc:  # a body nested deeper than the parser's stack
+            raise invalid("JSON Parse error: the body is nested too deeply") from exc
         if not isinstance(body, dict):
             raise invalid("the request body must be a JSON object")
         model = self.manager.get(name, version)

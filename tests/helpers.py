@@ -10,9 +10,10 @@ from pathlib import Path
 
 from bench.launch import free_port, start_server, stop_server
 from common.config import PROJECT_ROOT as ROOT
+from reporting import server_load
 
 __all__ = ["ROOT", "SMALL_OVERRIDES", "free_port", "server_config", "standalone_server_config", "start_server",
-           "stop_server", "run_tfx_cli", "write_config"]
+           "stop_server", "run_tfx_cli", "scrape", "write_config"]
 
 SMALL_OVERRIDES = {
     "data": {"total_sample_size": 400, "chunk_rows": 1000},
@@ -68,3 +69,8 @@ def run_tfx_cli(args: list[str], config_path: Path, tfx_home: Path, timeout: flo
            "VERTEX_HOME": str(tfx_home / "vertex"), "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"}
     return subprocess.run([str(venv_bin / "tfx"), *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def scrape(client) -> server_load.Snapshot:
+    """The server's metrics, as a ``ModelClient`` scrapes and the app reads them."""
+    return server_load.parse(client.metrics_text(), client.model_name)

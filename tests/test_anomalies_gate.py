@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+import tensorflow as tf
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx import v1 as tfx
 from tfx.dsl.component.experimental.annotations import Parameter
@@ -33,7 +34,7 @@ def test_each_anomaly_is_named_with_split_and_feature(tmp_path):
 
 
 def test_missing_anomalies_file_is_an_error(tmp_path):
-    with pytest.raises(Exception, match="SchemaDiff.pb"):
+    with pytest.raises(tf.errors.NotFoundError, match="SchemaDiff.pb"):
         describe_anomalies(str(tmp_path), ["train"])
 
 

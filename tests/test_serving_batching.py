@@ -18,6 +18,16 @@ from serving.batching import QUEUE_FULL, Batcher
 from serving.errors import ServingError
 from serving.versions import Signature
 
+HANG = 60  # seconds: bounds a hang only; every wait below ends on an event long before on a working batcher
+
+
+def wait_until(condition, what: str) -> None:
+    """Wait for the batcher's own state to change (each check is immediate; the deadline only bounds a hang)."""
+    deadline = time.monotonic() + HANG
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
 
 @dataclasses.dataclass(frozen=True)
 class Params:
@@ -36,10 +46,12 @@ class Model:
         self.hold = threading.Event()
         self.hold.set()
         self.entered = threading.Event()
+        self.held_rows = 0  # rows of the batch now on the "model"
 
     def __call__(self, question: tf.Tensor) -> dict[str, tf.Tensor]:
+        self.held_rows = len(question.numpy())
         self.entered.set()
-        self.hold.wait(10)
+        assert self.hold.wait(HANG), "the test never released the model"
         values = question.numpy()
         self.batches.append(len(values))
         self.threads.append(threading.current_thread().name)
@@ -69,12 +81,11 @@ def test_concurrent_callers_each_get_exactly_their_own_rows_including_split_requ
     model.hold.clear()  # the first batch waits on the "model" until every caller has queued
     for thread in threads:
         thread.start()
-    deadline = time.monotonic() + 10
-    while batcher.queued_rows < sum(sizes) - 4 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: model.entered.is_set() and batcher.queued_rows + model.held_rows == sum(sizes),
+               "every caller to queue behind the held first batch")
     model.hold.set()
     for thread in threads:
-        thread.join(30)
+        thread.join(HANG)
     for index, size in enumerate(sizes):
         sent = questions(index, size)
         assert list(results[index]["upper"]) == [q.upper() for q in sent]
@@ -85,13 +96,20 @@ def test_concurrent_callers_each_get_exactly_their_own_rows_including_split_requ
 
 
 def test_a_lone_request_runs_at_once_in_the_callers_thread():
+    """With a 10-minute batch timeout, a lone request must not wait for it: it is answered long before."""
     model = Model()
-    batcher = Batcher(Params(batch_timeout_micros=1_000_000), None)
-    started = time.perf_counter()
-    outputs = batcher.run(model.signature(), {"question": questions(0, 2)})
-    assert time.perf_counter() - started < 0.5  # the timeout is not waited with nothing else running
+    batcher = Batcher(Params(batch_timeout_micros=600_000_000), None)
+    outputs, names = {}, []
+
+    def caller() -> None:
+        names.append(threading.current_thread().name)
+        outputs.update(batcher.run(model.signature(), {"question": questions(0, 2)}))
+    thread = threading.Thread(target=caller, name="lone caller", daemon=True)
+    thread.start()
+    thread.join(HANG)
+    assert not thread.is_alive(), "the lone request waited for the batch timeout"
     assert list(outputs["upper"]) == [q.upper() for q in questions(0, 2)]
-    assert model.threads == [threading.current_thread().name]
+    assert model.threads == names == ["lone caller"]
 
 
 def test_a_full_queue_answers_unavailable_at_once_and_the_queued_requests_still_finish():
@@ -101,20 +119,18 @@ def test_a_full_queue_answers_unavailable_at_once_and_the_queued_requests_still_
     results = {}
     first = threading.Thread(target=lambda: results.setdefault("first", batcher.run(signature, {"question": questions(1, 1)})))
     first.start()
-    assert model.entered.wait(10)  # the first request's batch is on the "model", held
+    assert model.entered.wait(HANG)  # the first request's batch is on the "model", held
     second = threading.Thread(target=lambda: results.setdefault("second", batcher.run(signature, {"question": questions(2, 2)})))
     second.start()
-    deadline = time.monotonic() + 10
-    while batcher.queued_rows < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    started = time.perf_counter()
+    wait_until(lambda: batcher.queued_rows == 2, "the second request to fill the queue")
     with pytest.raises(ServingError) as info:
-        batcher.run(signature, {"question": questions(3, 1)})
+        batcher.run(signature, {"question": questions(3, 1)})  # answered while the model is still held
     assert info.value.code == grpc.StatusCode.UNAVAILABLE and str(info.value) == QUEUE_FULL
-    assert info.value.http_status == 503 and time.perf_counter() - started < 1
+    assert info.value.http_status == 503
+    assert model.batches == [] and not model.hold.is_set()  # refused at once: nothing had finished meanwhile
     model.hold.set()
-    first.join(10)
-    second.join(10)
+    first.join(HANG)
+    second.join(HANG)
     assert list(results["first"]["upper"]) == [q.upper() for q in questions(1, 1)]
     assert list(results["second"]["upper"]) == [q.upper() for q in questions(2, 2)]
 
@@ -144,17 +160,15 @@ def test_one_callers_failing_rows_do_not_fail_the_others_in_its_batch():
             outcomes[name] = error.code
     holder = threading.Thread(target=caller, args=("holder", [b"a"]))
     holder.start()
-    assert model.entered.wait(10)
+    assert model.entered.wait(HANG)
     others = [threading.Thread(target=caller, args=(name, values))
               for name, values in (("good", [b"b", b"c"]), ("bad", [b"poison"]), ("good2", [b"d"]))]
     for thread in others:
         thread.start()
-    deadline = time.monotonic() + 10
-    while batcher.queued_rows < 4 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: batcher.queued_rows == 4, "the three other callers to queue")
     model.hold.set()
     for thread in [holder, *others]:
-        thread.join(10)
+        thread.join(HANG)
     assert outcomes == {"holder": [b"A"], "good": [b"B", b"C"], "bad": grpc.StatusCode.INVALID_ARGUMENT,
                         "good2": [b"D"]}
 
@@ -168,16 +182,16 @@ def test_close_drains_queued_requests_then_refuses_new_ones():
                for i in range(3)]
     for thread in threads:
         thread.start()
-    assert model.entered.wait(10)
-    closer = threading.Thread(target=lambda: results.append(batcher.close(10)))
-    closer.start()
-    time.sleep(0.2)
+    assert model.entered.wait(HANG)
+    assert batcher.close(0.01) is False  # the model is held, so nothing can drain: close says it did not finish
     with pytest.raises(ServingError) as info:
-        batcher.run(signature, {"question": questions(9, 1)})
+        batcher.run(signature, {"question": questions(9, 1)})  # closing has begun: refused
     assert info.value.code == grpc.StatusCode.UNAVAILABLE
+    closer = threading.Thread(target=lambda: results.append(batcher.close(HANG)))
+    closer.start()
     model.hold.set()
     for thread in [*threads, closer]:
-        thread.join(10)
+        thread.join(HANG)
     assert results.count(True) == 1 and len(results) == 4 and sum(model.batches) == 3
 
 
@@ -207,5 +221,5 @@ def test_many_callers_in_a_loop_all_finish_with_their_own_rows(threads):
     for thread in callers:
         thread.start()
     for thread in callers:
-        thread.join(60)
+        thread.join(HANG)
     assert sorted(done) == list(range(48)) and not wrong

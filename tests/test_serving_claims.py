@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -29,10 +30,9 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 import signatures
 from common import config as configs
 from models.pushed_models import LoadedModel, list_versions
-from reporting import server_load
 from serving import client as client_module
 from serving.client import ModelClient, ServingClientError
-from tests.helpers import ROOT, SMALL_OVERRIDES, free_port, start_server, stop_server, write_config
+from tests.helpers import ROOT, SMALL_OVERRIDES, free_port, scrape, start_server, stop_server, write_config
 
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # the documented request limit (gRPC's default message size)
 
@@ -80,6 +80,15 @@ def grpc_predict(config: configs.Config, questions: list[str], version: int | No
         return prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=timeout)
 
 
+def queued_rows(config: configs.Config) -> float:
+    """The server's batching-queue depth (its own gauge, beside TensorFlow Serving's metrics)."""
+    text = requests.get(f"http://127.0.0.1:{config.serving.rest_port}/monitoring/prometheus/metrics", timeout=10).text
+    found = re.search(rf'^ppq_model_server_batch_queue_rows{{model_name="{config.serving.model_name}"}} (\S+)$',
+                      text, re.MULTILINE)
+    assert found, "no queue depth in the metrics"
+    return float(found.group(1))
+
+
 def rest_url(config: configs.Config, suffix: str = "") -> str:
     return f"http://127.0.0.1:{config.serving.rest_port}/v1/models/{config.serving.model_name}{suffix}"
 
@@ -104,15 +113,12 @@ def test_client_retries_until_a_late_server_answers_then_sigterm_drains_large_re
     monkeypatch.setattr(client_module.time, "sleep", lambda s: (slept.append(s), real_sleep(s)))
     process = spawn(config)  # the client asks at once; the server needs seconds to load TensorFlow and the model
     try:
-        started = time.monotonic()
         with client_of(config, retries=12, backoff=0.1) as client:
             prediction = client.predict(["does it come with batteries?"])[0]
-        elapsed = time.monotonic() - started
         monkeypatch.undo()
         assert prediction.model_version == list_versions(config.serving.model_base_path)[-1]
         assert slept, "the first call reached a server that was not started yet"
         assert slept == pytest.approx([0.1 * 2 ** attempt for attempt in range(len(slept))])  # one per failed try
-        assert elapsed >= sum(slept)
 
         # SIGTERM while large requests (gRPC and REST) are being answered: each still gets its full answer.
         def questions(n: int) -> list[str]:
@@ -127,16 +133,16 @@ def test_client_retries_until_a_late_server_answers_then_sigterm_drains_large_re
         capacity = config.serving.batching.max_batch_size * config.serving.batching.max_enqueued_batches
         big = questions(int(np.clip(2000 * 0.5 / float(np.median(timings)), 1000, capacity // 5)))
         with client_of(config) as watcher, futures.ThreadPoolExecutor(4) as pool:
-            def answered_rows() -> float:
-                return server_load.parse(watcher.metrics_text(), watcher.model_name).batch_rows
-            before = answered_rows()
+            before = scrape(watcher)
             calls = [pool.submit(grpc_predict, config, big) for _ in range(3)]
             calls.append(pool.submit(requests.post, rest_url(config, ":predict"), json={"instances": big},
                                      timeout=120))
-            deadline = time.monotonic() + 30
-            while answered_rows() == before and time.monotonic() < deadline:
-                pass  # SIGTERM once the server is answering them (evidence from its metrics, not a fixed wait)
-            in_flight = sum(not c.done() for c in calls)
+            # SIGTERM once all four are inside the server (evidence from its metrics, not a fixed wait): their
+            # rows are queued or answered, but for the rows of the batch on the model, which neither count.
+            on_model = config.serving.batching.max_batch_size * config.serving.batching.num_batch_threads
+            wait_for(lambda: queued_rows(config) + scrape(watcher).batch_rows - before.batch_rows
+                     >= 4 * len(big) - on_model, what="the four requests to reach the server")
+            in_flight = 4 - int(scrape(watcher).requests - before.requests)
             process.send_signal(signal.SIGTERM)
             responses = [c.result() for c in calls]
         assert in_flight >= 2, f"only {in_flight} requests were in flight at SIGTERM"
@@ -313,27 +319,28 @@ def test_missing_content_length_gets_400_and_the_connection_is_closed(served):
     assert requests.post(rest_url(config, ":predict"), json={"instances": ["ok?"]}, timeout=10).status_code == 200
 
 
-def test_an_unexpected_failure_is_a_json_500_and_the_server_keeps_answering(served):
+def test_a_body_nested_100000_deep_is_a_400_and_the_server_keeps_answering(served):
     config, _ = served
-    nested = b'{"instances": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"  # deep enough to break the JSON parser
+    nested = b'{"instances": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"  # deeper than the JSON parser's stack
     status, payload, _ = raw_post(config, nested, {"Content-Length": str(len(nested))})
-    assert status == 500 and payload["error"].startswith("internal error")
+    assert status == 400 and "nested too deeply" in payload["error"], payload
     assert requests.post(rest_url(config, ":predict"), json={"instances": ["ok?"]}, timeout=10).status_code == 200
 
 
 def test_a_stalled_rest_connection_is_dropped_after_30_s_while_others_are_answered(served):
+    """The server drops a connection that sends half a request, 30 s after it went quiet; meanwhile others
+    are answered. Only the lower bound is timed (the server cannot drop it early on any machine); a socket
+    timeout of 120 s bounds a hang."""
     config, _ = served
-    stalled = socket.create_connection(("127.0.0.1", config.serving.rest_port), timeout=60)
+    stalled = socket.create_connection(("127.0.0.1", config.serving.rest_port), timeout=120)
     stalled.sendall(f"POST /v1/models/{config.serving.model_name}:predict HTTP/1.1\r\nHost: x\r\n".encode())
     started = time.monotonic()
-    answered = 0
     with client_of(config, transport="rest") as client:
-        while time.monotonic() - started < 10:
-            answered += len(client.predict(["still answering?"]))
+        answered = [len(client.predict(["still answering?"])) for _ in range(5)]
     assert stalled.recv(1024) == b"", "the stalled connection got an answer"
     dropped_after = time.monotonic() - started
     stalled.close()
-    assert answered >= 5 and 28 <= dropped_after <= 45, (answered, dropped_after)
+    assert answered == [1] * 5 and dropped_after >= 29, dropped_after
 
 
 def test_client_kinds_against_the_real_server(served):

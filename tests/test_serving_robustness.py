@@ -3,10 +3,13 @@
 import signal
 import threading
 import time
+from concurrent import futures
+from types import SimpleNamespace
 
 import grpc
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
@@ -14,7 +17,15 @@ import signatures
 from common import config as configs
 from serving.client import ModelClient, ServingClientError
 from serving.errors import MAX_BATCH, MAX_REQUEST_BYTES
-from tests.helpers import ROOT, standalone_server_config, start_server, stop_server
+from serving.metrics import QUEUE_ROWS
+from tests.helpers import ROOT, scrape, standalone_server_config, start_server, stop_server
+
+HANG = 120  # seconds: bounds a hang only; every wait here ends on evidence from the server or the clients
+
+
+def server_at(serving) -> SimpleNamespace:
+    """What predict() needs of a server, for a server process started from a config."""
+    return SimpleNamespace(grpc_port=serving.grpc_port, manager=SimpleNamespace(model_name=serving.model_name))
 
 
 def strings(values: list[bytes], shape: list[int] | None = None) -> tensor_pb2.TensorProto:
@@ -74,6 +85,14 @@ def test_rest_oversized_body_gets_413(model_server):
     assert still_answers(model_server)
 
 
+def wait_for(condition, what: str, timeout: float = HANG) -> None:
+    """Wait for evidence (each check is immediate); the deadline only bounds a hang."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
 def test_server_killed_and_restarted_clients_and_app_recover(pipeline_run, tmp_path, monkeypatch):
     """kill -9 the server under a client loop and the app: both say 'unavailable', then recover by themselves."""
     from streamlit.testing.v1 import AppTest
@@ -94,17 +113,19 @@ def test_server_killed_and_restarted_clients_and_app_recover(pipeline_run, tmp_p
             except ServingClientError as error:
                 outcomes.append(error.kind)
             time.sleep(0.05)
+    worker = threading.Thread(target=loop)
     try:
-        worker = threading.Thread(target=loop)
         worker.start()
-        time.sleep(1)
+        wait_for(lambda: outcomes.count("ok") >= 3, "answers before the kill")
         server.send_signal(signal.SIGKILL)
         server.wait()
-        time.sleep(1.5)
+        killed_at = len(outcomes)
+        wait_for(lambda: "unavailable" in outcomes[killed_at:], "the client loop to see the server gone")
         app = AppTest.from_file(str(ROOT / "app" / "app.py"), default_timeout=60).run()
         assert "not answering" in app.sidebar.error[0].value
         server = start_server(settings, client)
-        time.sleep(1)
+        restarted_at = len(outcomes)
+        wait_for(lambda: "ok" in outcomes[restarted_at:], "the client loop to be answered again")
         app.run()  # the same session, rerun (as the Retry button does)
         assert "answering: version" in app.sidebar.success[0].value
     finally:
@@ -115,32 +136,50 @@ def test_server_killed_and_restarted_clients_and_app_recover(pipeline_run, tmp_p
     assert set(outcomes) <= {"ok", "unavailable", "timeout"}
 
 
+def queued_rows(rest_port: int, model_name: str) -> float:
+    """The server's batching-queue depth, from its Prometheus page."""
+    text = requests.get(f"http://127.0.0.1:{rest_port}/monitoring/prometheus/metrics", timeout=10).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == QUEUE_ROWS and sample.labels.get("model_name") == model_name:
+                return sample.value
+    raise AssertionError(f"no {QUEUE_ROWS} in the metrics")
+
+
 def test_sigterm_under_load_drains_queued_and_running_batches_and_exits_cleanly(pipeline_run, tmp_path):
-    """Requests the server took before SIGTERM are answered; later ones are refused as unavailable, none fail else."""
+    """Requests the server has taken when SIGTERM comes are all answered in full; later ones are refused."""
     path = standalone_server_config(tmp_path, pipeline_run)
     serving = configs.load(path, environ={}).serving
-    client = ModelClient("127.0.0.1", serving.model_name, serving.grpc_port, timeout=2, retries=0)
-    server = start_server({configs.CONFIG_PATH_ENV: str(path)}, client)
-    outcomes, stop = [], threading.Event()
+    callers, rows = 16, 150
+    with ModelClient("127.0.0.1", serving.model_name, serving.grpc_port, serving.rest_port, timeout=10,
+                     retries=0) as watcher:
+        server = start_server({configs.CONFIG_PATH_ENV: str(path)}, watcher)
+        try:
+            before = scrape(watcher)
 
-    def caller(index: int) -> None:
-        with ModelClient("127.0.0.1", serving.model_name, serving.grpc_port, timeout=30, retries=0) as own:
-            while not stop.is_set():
-                try:
-                    own.predict([f"caller {index} asks: is request {len(outcomes)} answered?"])
-                    outcomes.append("ok")
-                except ServingClientError as error:
-                    outcomes.append(error.kind)
-    callers = [threading.Thread(target=caller, args=(i,)) for i in range(16)]
-    for thread in callers:
-        thread.start()
-    time.sleep(2)
-    server.send_signal(signal.SIGTERM)
-    exit_code = server.wait(timeout=30)
-    stop.set()
-    for thread in callers:
-        thread.join(30)
-    assert exit_code == 0
-    assert outcomes.count("ok") > 16 and set(outcomes) <= {"ok", "unavailable"}, set(outcomes)
-
-
+            def ask(index: int):
+                questions = [f"caller {index} asks: does part {i} fit?".encode() for i in range(rows)]
+                return predict(server_at(serving), strings(questions))
+            with futures.ThreadPoolExecutor(callers) as pool:
+                calls = [pool.submit(ask, i) for i in range(callers)]
+                # SIGTERM once every request is inside the server: queued rows plus rows of finished batches
+                # reach all but the rows of the batches on the model now (which neither count), and
+                # each request has more rows than that, so none is missing.
+                on_model = serving.batching.max_batch_size * serving.batching.num_batch_threads
+                assert rows > on_model
+                wait_for(lambda: queued_rows(serving.rest_port, serving.model_name)
+                         + scrape(watcher).batch_rows - before.batch_rows >= callers * rows - on_model,
+                         "every request to reach the batching queue")
+                answered = scrape(watcher).requests - before.requests
+                server.send_signal(signal.SIGTERM)
+                responses = [call.result() for call in calls]  # an RPC cut off by the stop raises here
+            exit_code = server.wait(timeout=HANG)
+            with pytest.raises(ServingClientError) as info:
+                watcher.predict(["anyone there?"])
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+    assert answered <= callers - 4, f"only {callers - answered} requests were in the server at SIGTERM"
+    assert [len(r.outputs[signatures.LABEL_OUTPUT].string_val) for r in responses] == [rows] * callers
+    assert exit_code == 0 and info.value.kind == "unavailable"

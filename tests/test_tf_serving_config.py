@@ -1,5 +1,7 @@
 """The real TensorFlow Serving container batches and exports metrics as config.json says, like the local server."""
 
+import json
+import re
 
 import yaml
 
@@ -23,12 +25,16 @@ def test_committed_batching_and_monitoring_files_are_rendered_from_config_json()
 
 
 def test_compose_runs_tensorflow_serving_with_those_files():
+    """The compose command read as flags, checked against config.json itself (not the code that renders it)."""
+    raw = json.loads((ROOT / "config.json").read_text())["serving"]
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     serving = compose["services"]["serving"]
-    enable = str(configs.load(ROOT / "config.json", environ={}).serving.enable_batching).lower()
-    assert serving["command"] == [f"--enable_batching={enable}",
-                                  "--batching_parameters_file=/etc/tf_serving/batching_parameters.txt",
-                                  "--monitoring_config_file=/etc/tf_serving/monitoring.config"]
-    mounted = {c["target"]: compose["configs"][c["source"]]["file"] for c in serving["configs"]}
-    for name in ("batching_parameters.txt", "monitoring.config"):
-        assert (ROOT / mounted[f"/etc/tf_serving/{name}"]).resolve() == ROOT / "deploy" / "tf_serving" / name
+    flags = dict(flag.removeprefix("--").split("=", 1) for flag in serving["command"])
+    assert flags["enable_batching"] == json.dumps(raw["enable_batching"])
+    assert serving["environment"]["MODEL_NAME"] == raw["model_name"]
+    mounted = {c["target"]: ROOT / compose["configs"][c["source"]]["file"] for c in serving["configs"]}
+    batching_text = mounted[flags["batching_parameters_file"]].read_text()
+    assert {name: int(value) for name, value in re.findall(r"(\w+) \{ value: (\d+) \}", batching_text)} == \
+        raw["batching"]
+    monitoring_text = mounted[flags["monitoring_config_file"]].read_text()
+    assert "enable: true" in monitoring_text and 'path: "/monitoring/prometheus/metrics"' in monitoring_text
