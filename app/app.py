@@ -158,6 +158,8 @@ def model_tab(client: ModelClient, summary_path: Path) -> None:
         st.info(f"No metrics summary yet at {summary_path}: run the pipeline (`./run.sh`).")
         return
     summary = json.loads(summary_path.read_text())
+    if summary.get("pretrained_weights"):
+        st.write(f"Built from pretrained weights: {summary['pretrained_weights']}")
     evaluator = summary.get("evaluator_eval_split", {}).get("metrics", {})
     chart = pd.DataFrame({"eval split (TFMA)": {m: evaluator.get(m) for m in CHART_METRICS}})
     st.subheader("Latest evaluation")

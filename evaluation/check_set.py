@@ -23,6 +23,8 @@ from pipeline.configs import PROJECT_ROOT
 from serving.model_versions import LoadedModel
 
 CHECK_SET_PATH = PROJECT_ROOT / "data" / "check_questions.csv"
+# A second hand-written set, scored the same way but never used to choose among model variants (docs/data.md).
+HOLDOUT_SET_PATH = PROJECT_ROOT / "data" / "holdout_questions.csv"
 MISSES_SHOWN = 10
 
 

@@ -71,6 +71,10 @@ def _report(config: configs.Config, prepared_dir: Path, extra: dict) -> None:
     if "check_set" in report:
         check = report["check_set"]
         print(f"check set ({check['examples']} hand-written questions): accuracy {check['accuracy']:.4f}, AUC {check['auc']:.4f}")
+    if "holdout_set" in report:
+        holdout = report["holdout_set"]
+        print(f"held-out set ({holdout['examples']} hand-written questions, never used to choose): "
+              f"accuracy {holdout['accuracy']:.4f}, AUC {holdout['auc']:.4f}")
     print(f"metrics summary: {config.pipeline.summary_path}")
     from reporting.html_report import write_html_report
     pipeline = config.pipeline

@@ -44,6 +44,7 @@ class RunOutputs:
     evaluation_uri: str | None
     predictions_uri: str | None
     pushed_model_dir: str | None
+    pretrained_weights: str | None
 
 
 def latest_run_outputs(metadata_path: Path) -> RunOutputs:
@@ -57,7 +58,7 @@ def latest_run_outputs(metadata_path: Path) -> RunOutputs:
                           "run the pipeline again")
     return RunOutputs(blessed=run.blessed, evaluation_uri=run.uri(run_artifacts.EVALUATION),
                       predictions_uri=run.uri(run_artifacts.PREDICTIONS) if run.scored else None,
-                      pushed_model_dir=run.pushed_model_dir)
+                      pushed_model_dir=run.pushed_model_dir, pretrained_weights=run.pretrained_weights)
 
 
 def read_predictions(predictions_uri: str) -> pd.DataFrame:
@@ -79,7 +80,8 @@ def write_report(metadata_path: Path, prepared_dir: Path, output_dir: Path, seed
                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Export predictions and the metrics summary of the latest run; return the summary."""
     outputs = latest_run_outputs(metadata_path)
-    summary: dict[str, Any] = {"blessed": outputs.blessed, "pushed_model_dir": outputs.pushed_model_dir, **(extra or {})}
+    summary: dict[str, Any] = {"blessed": outputs.blessed, "pushed_model_dir": outputs.pushed_model_dir,
+                               "pretrained_weights": outputs.pretrained_weights, **(extra or {})}
     if outputs.evaluation_uri:
         summary["evaluator_eval_split"] = evaluator_metrics(outputs.evaluation_uri)
     test, train = splits.read_split(prepared_dir, "test"), splits.read_split(prepared_dir, "train")
@@ -93,5 +95,6 @@ def write_report(metadata_path: Path, prepared_dir: Path, output_dir: Path, seed
         write_atomically(output_dir / PREDICTIONS_FILE, predictions.to_csv(index=False))
     if outputs.pushed_model_dir:
         summary["check_set"] = check_set.score_saved_model(Path(outputs.pushed_model_dir))
+        summary["holdout_set"] = check_set.score_saved_model(Path(outputs.pushed_model_dir), check_set.HOLDOUT_SET_PATH)
     write_atomically(output_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     return summary
