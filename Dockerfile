@@ -9,7 +9,7 @@ FROM python:3.10.13-slim-bookworm AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 WORKDIR /build
-COPY requirements.lock ./
+COPY requirements.lock requirements-excludes.txt ./
 COPY scripts/install_env.sh scripts/
 RUN python -m venv /opt/venv && scripts/install_env.sh /opt/venv requirements.lock
 

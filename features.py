@@ -5,7 +5,7 @@ use these names; config.json only says which raw columns map onto them.
 """
 
 QUESTION = "question"
-QUESTION_NGRAMS = "question_ngrams"  # made by the Transform graph from QUESTION: hashed letter n-grams
+QUESTION_PRETRAINED = "question_pretrained"  # made by the Transform graph from QUESTION: rows of pretrained word vectors
 QUESTION_WORD_BAG = "question_word_bag"  # made by the Transform graph from QUESTION: hashed words and word pairs
 LABEL = "label"
 PRE, POST = "Pre", "Post"

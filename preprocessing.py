@@ -6,9 +6,10 @@ trainer embeds that graph in every exported signature, so a question becomes
 the same token ids at training time and at serving time (no skew).
 
 Token ids: 0 = padding, 1..vocab_size = vocabulary (most frequent first),
-vocab_size + 1 = out of vocabulary. Letter n-gram ids (when ``ngram_buckets``
-is above 0) and word / word-pair ids of the wide branch (when ``wide_buckets``
-is above 0): 0 = padding, 1..buckets = hash buckets.
+vocab_size + 1 = out of vocabulary. Word / word-pair ids of the wide branch
+(when ``wide_buckets`` is above 0): 0 = padding, 1..buckets = hash buckets.
+Pretrained word rows (pretrained.py): 0 = padding, 1 = the start marker every
+question begins with, 2.. = the encoder's whole words; words it lacks are left out.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 import features
+import pretrained
 
 VOCABULARY_NAME = "question_vocabulary"
 PADDING_ID = 0
@@ -46,18 +48,6 @@ def tokenize(questions: tf.Tensor) -> tf.RaggedTensor:
     return tf.strings.split(clean_text(questions))
 
 
-def hashed_ngrams(words: tf.RaggedTensor, widths: tuple[int, ...], buckets: int) -> tf.RaggedTensor:
-    """Each word's letter n-grams ('<fits>' -> '<fi', 'fit', 'its', 'ts>' for width 3), hashed to 0..buckets-1.
-
-    A misspelt or unseen word ('stoped', 'descaling') still shares most of its
-    n-grams with words the model has seen, which the word vocabulary cannot do.
-    Hashing needs no vocabulary, so this adds no analyzer pass to Transform.
-    """
-    letters = tf.strings.unicode_split(tf.strings.join(["<", words, ">"]), "UTF-8")
-    grams = tf.concat([tf.strings.ngrams(letters, width, separator="") for width in widths], axis=-1)
-    return tf.strings.to_hash_bucket_fast(grams.merge_dims(1, 2), buckets)
-
-
 def hashed_word_ngrams(words: tf.RaggedTensor, buckets: int) -> tf.RaggedTensor:
     """Each word and each pair of adjacent words, the question's start and end included, hashed to 0..buckets-1.
 
@@ -69,6 +59,26 @@ def hashed_word_ngrams(words: tf.RaggedTensor, buckets: int) -> tf.RaggedTensor:
     """
     grams = tf.strings.ngrams(words, (1, 2), separator=" ", pad_values=("<s>", "</s>"), padding_width=1)
     return tf.strings.to_hash_bucket_fast(grams, buckets)
+
+
+def pretrained_rows(words: tf.RaggedTensor, max_words: int) -> tf.RaggedTensor:
+    """Each question's rows in the pretrained word vectors: the start row, then its words the encoder knows.
+
+    A lookup table of ``pretrained.whole_words`` (constants in the graph: core ops only, no asset file),
+    the list the PretrainedEmbeddings component encodes in the same order. Unknown words are dropped, not
+    mapped to a shared vector, so they do not dilute the mean; the start row keeps a question of only
+    unknown words from being empty.
+    """
+    vocabulary = pretrained.whole_words(max_words)
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+            tf.constant(vocabulary), tf.range(pretrained.FIRST_WORD_ROW, pretrained.FIRST_WORD_ROW + len(vocabulary),
+                                              dtype=tf.int64)),
+        default_value=pretrained.PADDING_ROW)
+    rows = tf.ragged.map_flat_values(table.lookup, words)
+    rows = tf.ragged.boolean_mask(rows, rows != pretrained.PADDING_ROW)
+    start = tf.fill([rows.nrows(), 1], tf.constant(pretrained.START_ROW, tf.int64))
+    return tf.concat([start, rows], axis=1)
 
 
 def word_bag_length(sequence_length: int) -> int:
@@ -101,7 +111,7 @@ def slice_features(questions: tf.Tensor) -> dict[str, tf.Tensor]:
 
 
 def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> dict[str, tf.Tensor]:
-    """Question -> token ids and, where enabled, hashed words and word pairs and letter n-grams; label -> 0/1."""
+    """Question -> token ids, pretrained word rows and, where enabled, hashed words and word pairs; label -> 0/1."""
     questions = _as_vector(inputs[features.QUESTION])
     words = tokenize(questions)
     ids = tft.compute_and_apply_vocabulary(
@@ -112,9 +122,9 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> d
         bag = hashed_word_ngrams(words, custom_config["wide_buckets"])
         outputs[features.transformed_name(features.QUESTION_WORD_BAG)] = pad_to_length(
             bag, word_bag_length(sequence_length))
-    if custom_config.get("ngram_buckets", 0) > 0:
-        grams = hashed_ngrams(words, tuple(custom_config["ngram_widths"]), custom_config["ngram_buckets"])
-        outputs[features.transformed_name(features.QUESTION_NGRAMS)] = pad_to_length(grams, custom_config["ngram_length"])
+    rows = pretrained_rows(words, custom_config["pretrained_words"])
+    outputs[features.transformed_name(features.QUESTION_PRETRAINED)] = rows.to_tensor(
+        default_value=pretrained.PADDING_ROW, shape=[None, sequence_length + 1])
     outputs.update(slice_features(questions))
     if features.LABEL in inputs:
         is_post = tf.equal(tf.strings.strip(_as_vector(inputs[features.LABEL])), features.POST)

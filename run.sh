@@ -133,7 +133,7 @@ case "${1:-main}" in
   lock)
     ensure_env "${RUNTIME_LOCKS[@]}"
     for name in requirements requirements-dev requirements-kfp; do
-      "$VENV/bin/uv" pip compile "$name.in" --python-version 3.10 --python-platform x86_64-manylinux_2_36 -o "$name.lock"
+      "$VENV/bin/uv" pip compile "$name.in" --excludes requirements-excludes.txt --python-version 3.10 --python-platform x86_64-manylinux_2_36 -o "$name.lock"
     done
     ;;
   *)

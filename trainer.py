@@ -7,8 +7,10 @@ signatures (see signatures.py) that each embed the same Transform graph.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
@@ -16,10 +18,11 @@ from tfx_bsl.public import tfxio
 
 import features
 import preprocessing
+import pretrained
 import signatures
 
 QUESTION_XF = features.transformed_name(features.QUESTION)
-NGRAMS_XF = features.transformed_name(features.QUESTION_NGRAMS)
+PRETRAINED_XF = features.transformed_name(features.QUESTION_PRETRAINED)
 WORD_BAG_XF = features.transformed_name(features.QUESTION_WORD_BAG)
 LABEL_XF = features.transformed_name(features.LABEL)
 
@@ -39,15 +42,17 @@ def without_slice_features(transformed: dict[str, tf.Tensor], label: tf.Tensor) 
     return {k: v for k, v in transformed.items() if k not in features.SLICE_FEATURES}, label
 
 
-def build_model(hp: dict[str, Any]) -> tf.keras.Model:
-    """Token ids (and, where enabled, hashed word and word-pair ids and letter n-gram ids) -> P(Post).
+def build_model(hp: dict[str, Any], pretrained_vectors: np.ndarray | None = None) -> tf.keras.Model:
+    """Token ids (and, where given, pretrained word rows and hashed word and word-pair ids) -> P(Post).
 
     The deep branch sees the question three ways: the average of its word
-    embeddings (what words it uses), a max-pooled 3-word convolution (short
-    phrases such as 'did not come' vs 'does it come') and, when
-    ``ngram_buckets`` is above 0, the average of its letter n-gram embeddings
-    (word pieces: 'leak' in 'leaks', 'leaking' and 'leeks'); a hidden layer
-    lets them interact, which a linear bag-of-words model cannot do. When
+    embeddings learned here (what words it uses), a max-pooled 3-word
+    convolution (short phrases such as 'did not come' vs 'does it come') and,
+    with ``pretrained_vectors``, the average of its words' vectors distilled
+    from a pretrained sentence encoder (pretrained.py), frozen: what English
+    knows about words the generator never used ('squeaks', 'wobbly' near
+    'rattles', 'broken'). A hidden layer lets them interact, which a linear
+    bag-of-words model cannot do. When
     ``wide_buckets`` is above 0, a wide branch adds to its logit one learned
     weight per hashed word and word pair (their mean, times ``wide_scale``):
     the linear bag of words and word pairs that TF-IDF + logistic regression
@@ -62,11 +67,15 @@ def build_model(hp: dict[str, Any]) -> tf.keras.Model:
     phrases = tf.keras.layers.Conv1D(hp["conv_filters"], 3, padding="same", activation="relu", name="phrases")(embedded)
     phrase_max = tf.keras.layers.GlobalMaxPooling1D(name="strongest_phrases")(phrases)
     inputs, views = [ids], [average, phrase_max]
-    if hp.get("ngram_buckets", 0) > 0:
-        grams = tf.keras.Input(shape=(hp["ngram_length"],), dtype=tf.int64, name=NGRAMS_XF)
-        gram_vectors = tf.keras.layers.Embedding(hp["ngram_buckets"] + 1, hp["embedding_dim"], name="ngram_embedding")(grams)
-        inputs.append(grams)
-        views.append(tf.keras.layers.GlobalAveragePooling1D(name="mean_of_ngrams")(gram_vectors))
+    if pretrained_vectors is not None:
+        rows = tf.keras.Input(shape=(hp["sequence_length"] + 1,), dtype=tf.int64, name=PRETRAINED_XF)
+        lookup = tf.keras.layers.Embedding(*pretrained_vectors.shape, mask_zero=True, trainable=False,
+                                           name="pretrained_embedding")
+        # The mask leaves padding out of the mean; every question has its start row (preprocessing.pretrained_rows).
+        inputs.append(rows)
+        views.append(tf.keras.layers.GlobalAveragePooling1D(name="mean_of_pretrained_words")(lookup(rows)))
+        # Set after the layer is built, not as an initializer, so the vectors are weights, not part of the config.
+        lookup.set_weights([pretrained_vectors])
     hidden = tf.keras.layers.Concatenate()(views)
     hidden = tf.keras.layers.Dropout(hp["dropout"])(hidden)
     hidden = tf.keras.layers.Dense(hp["hidden_units"], activation="relu")(hidden)
@@ -130,6 +139,13 @@ def make_signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformO
     }
 
 
+def load_pretrained_vectors(base_model: str | None) -> np.ndarray:
+    """The PretrainedEmbeddings component's vectors, which the pipeline hands the Trainer as its base model."""
+    if base_model is None:
+        raise ValueError("the Trainer needs the PretrainedEmbeddings component's output as its base_model")
+    return np.load(Path(base_model) / pretrained.VECTORS_FILE, allow_pickle=False)
+
+
 def run_fn(fn_args: FnArgs) -> None:
     """TFX Trainer entry point."""
     hp = fn_args.custom_config
@@ -137,7 +153,7 @@ def run_fn(fn_args: FnArgs) -> None:
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     train = input_fn(fn_args.train_files, fn_args.data_accessor, tf_transform_output, hp["batch_size"], hp["random_seed"])
     evaluation = input_fn(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, hp["batch_size"])
-    model = build_model(hp)
+    model = build_model(hp, load_pretrained_vectors(fn_args.base_model))
     model.fit(
         train,
         epochs=hp["epochs"],

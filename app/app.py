@@ -150,6 +150,8 @@ def model_tab(client: ModelClient, summary_path: Path) -> None:
     except run_document.RunDocumentError as error:
         st.error(str(error))
         return
+    if document.pretrained_weights:
+        st.write(f"Built from pretrained weights: {document.pretrained_weights}")
     evaluator = document.evaluator_eval_split.metrics if document.evaluator_eval_split else {}
     chart = pd.DataFrame({"eval split (TFMA)": {m: evaluator.get(m) for m in CHART_METRICS}})
     st.subheader("Latest evaluation")

@@ -61,11 +61,10 @@ class ModelConfig:
     epochs: int
     batch_size: int
     learning_rate: float
-    ngram_buckets: int  # hashed letter n-gram branch; 0 turns it off
-    ngram_widths: list[int]
-    ngram_length: int
     wide_buckets: int  # wide (linear) branch over hashed words and word pairs; 0 turns it off
     wide_scale: float  # the wide branch's mean weight is multiplied by this before joining the deep logit
+    pretrained_words: int  # whole words of the pretrained encoder's vocabulary given a distilled vector (pretrained.py)
+    pretrained_dim: int  # PCA dimensions the distilled vectors keep (at most the encoder's 384)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,6 +25,8 @@ from models.pushed_models import LoadedModel
 from signatures import LABEL_OUTPUT, PROBABILITY_OUTPUT
 
 CHECK_SET_PATH = PROJECT_ROOT / "data" / "check_questions.csv"
+# A second hand-written set, scored the same way but never used to choose among model variants (docs/data.md).
+HOLDOUT_SET_PATH = PROJECT_ROOT / "data" / "holdout_questions.csv"
 MISSES_SHOWN = 10
 
 

@@ -1,8 +1,8 @@
 """What each text feature of the Transform graph costs one question, side by side in one process.
 
 Builds the text part of ``preprocessing_fn`` for several model-section
-settings (words only, the wide branch's words and word pairs, letter
-n-grams) from preprocessing.py's own functions, each as a ``tf.function``
+settings (words only, the wide branch's words and word pairs, the pretrained
+word rows) from preprocessing.py's own functions, each as a ``tf.function``
 with a small lookup table in place of the vocabulary, and calls them with
 one question at a time, alternating call by call so that all see the same
 machine noise.
@@ -30,10 +30,7 @@ SEQUENCE_LENGTH = 50
 VARIANTS: dict[str, dict[str, Any]] = {
     "words": {},
     "words + wide": {"wide_buckets": 2 ** 18},
-    "words + letter 3-grams": {"ngram_buckets": 20000, "ngram_widths": [3], "ngram_length": 96},
-    "words + letter 3,4-grams": {"ngram_buckets": 20000, "ngram_widths": [3, 4], "ngram_length": 128},
-    "words + wide + letter 3-grams": {"wide_buckets": 2 ** 18, "ngram_buckets": 20000, "ngram_widths": [3],
-                                      "ngram_length": 96},
+    "words + wide + pretrained rows": {"wide_buckets": 2 ** 18, "pretrained_words": 30522},
 }
 
 
@@ -47,9 +44,9 @@ def text_graph(settings: dict[str, Any], table: tf.lookup.StaticHashTable) -> Ca
         if settings.get("wide_buckets", 0) > 0:
             bag = preprocessing.hashed_word_ngrams(words, settings["wide_buckets"])
             made.append(preprocessing.pad_to_length(bag, preprocessing.word_bag_length(SEQUENCE_LENGTH)))
-        if settings.get("ngram_buckets", 0) > 0:
-            grams = preprocessing.hashed_ngrams(words, tuple(settings["ngram_widths"]), settings["ngram_buckets"])
-            made.append(preprocessing.pad_to_length(grams, settings["ngram_length"]))
+        if settings.get("pretrained_words", 0) > 0:
+            rows = preprocessing.pretrained_rows(words, settings["pretrained_words"])
+            made.append(rows.to_tensor(shape=[None, SEQUENCE_LENGTH + 1]))
         return made
 
     return features

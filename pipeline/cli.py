@@ -83,6 +83,10 @@ def _report(config: configs.Config, pipeline_seconds: float | None = None, out: 
     if document.check_set is not None:
         check = document.check_set
         say(f"check set ({check.examples} hand-written questions): accuracy {check.accuracy:.4f}, AUC {check.auc:.4f}")
+    if document.holdout_set is not None:
+        holdout = document.holdout_set
+        say(f"held-out set ({holdout.examples} hand-written questions, never used to choose): "
+            f"accuracy {holdout.accuracy:.4f}, AUC {holdout.auc:.4f}")
     say(f"metrics summary: {pipeline.summary_path}")
     say(f"report: {document.report}")
 

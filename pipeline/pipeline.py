@@ -1,8 +1,9 @@
 """The pipeline definition: one function with explicit arguments, used by every runner.
 
 DataPreparation (raw CSV -> stratified splits) -> CsvExampleGen -> StatisticsGen -> SchemaGen
--> ExampleValidator (+ AnomaliesGate) -> Transform -> Trainer -> Evaluator (against the latest blessed model) -> Pusher,
-and BatchScoring of the test split with the pushed (so blessed) model.
+-> ExampleValidator (+ AnomaliesGate) -> Transform -> Trainer (starting from PretrainedEmbeddings' word vectors)
+-> Evaluator (against the latest blessed model) -> Pusher, and BatchScoring of the test split with the pushed
+(so blessed) model.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 
 import features
+import pretrained
 import signatures
 from common.config import PROJECT_ROOT, Config
 from components.anomalies_gate import AnomaliesGate
 from components.batch_scoring import BatchScoring
 from components.data_preparation import DataPreparation, SplitsExampleGen, settings_parameter
+from components.pretrained_embeddings import PretrainedEmbeddings
 from pipeline import tfx_api as tfx
 
 # The modules the Transform and Trainer code imports: their source is part of those components' cache key.
-USER_CODE_MODULES = ("features", "signatures", "preprocessing", "trainer")
+USER_CODE_MODULES = ("features", "signatures", "preprocessing", "pretrained", "trainer")
 
 
 def user_code_version() -> str:
@@ -139,11 +142,17 @@ def create_pipeline(
     )
     transform.add_upstream_node(anomalies_gate)
 
+    # The Transform graph's lookup table and these vectors both come from pretrained.whole_words(max_words).
+    pretrained_embeddings = PretrainedEmbeddings(
+        max_words=hyperparameters["pretrained_words"], dimensions=hyperparameters["pretrained_dim"],
+        package_version=pretrained.package_version())
+
     trainer = tfx.components.Trainer(
         run_fn=run_fn,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
+        base_model=pretrained_embeddings.outputs["embeddings"],
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
         custom_config=user_config,
@@ -181,7 +190,7 @@ def create_pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
         components=[data_preparation, example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate, transform,
-                    trainer, model_resolver, evaluator, pusher, batch_scoring],
+                    pretrained_embeddings, trainer, model_resolver, evaluator, pusher, batch_scoring],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args,

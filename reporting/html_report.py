@@ -136,6 +136,7 @@ def export(data: ReportData, output_dir: Path, report: Path) -> Path:
         "report": str(report),
         "run": {"id": data.run.run_id, "started": data.run.started.isoformat(), "status": data.run.status,
                 "blessed": data.run.blessed, "pushed_version": data.run.pushed_version,
+                "pretrained_weights": data.run.pretrained_weights,
                 "evaluation_uri": data.run.uri(run_artifacts.EVALUATION)},
         "verdict": {"blessed": verdict.blessed, "has_baseline": verdict.has_baseline, "changes": verdict.changes,
                     "checks": [dataclasses.asdict(c) for c in verdict.checks]},
@@ -180,7 +181,8 @@ def verdict_section(data: ReportData) -> str:
     else:
         baseline = ("<p>No baseline: no model had been blessed before this run, so the change threshold was not "
                     "checked.</p>")
-    return (banner + "<h3>Thresholds (overall eval split)</h3>" + _table(checks) + baseline
+    weights = f"<p>Built from pretrained weights: {html.escape(run.pretrained_weights)}</p>" if run.pretrained_weights else ""
+    return (banner + weights + "<h3>Thresholds (overall eval split)</h3>" + _table(checks) + baseline
             + _source("tfma.load_validation_result and tfma.load_eval_result on", run.uri(run_artifacts.EVALUATION)))
 
 

@@ -18,6 +18,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components.batch_scoring import SCORED_PROPERTY
 from components.data_preparation import PREPARED_KEY
+from components.pretrained_embeddings import describe as describe_pretrained
 from dataprep import splits
 
 PIPELINE_RUN_CONTEXT = "pipeline_run"
@@ -33,6 +34,7 @@ SCHEMA = "SchemaGen/schema"
 ANOMALIES = "ExampleValidator/anomalies"
 TRANSFORM_GRAPH = "Transform/transform_graph"
 POST_TRANSFORM_STATS = "Transform/post_transform_stats"
+PRETRAINED_EMBEDDINGS = "PretrainedEmbeddings/embeddings"
 MODEL = "Trainer/model"
 EVALUATION = "Evaluator/evaluation"
 BLESSING = "Evaluator/blessing"
@@ -87,6 +89,15 @@ class PipelineRun:
         if pushed is None or pushed.custom_properties["pushed"].int_value != 1:
             return None
         return pushed.custom_properties["pushed_destination"].string_value
+
+    @property
+    def pretrained_weights(self) -> str | None:
+        """Which pretrained weights the run's model was built from (the PretrainedEmbeddings step's properties)."""
+        embeddings = self.artifacts.get(PRETRAINED_EMBEDDINGS)
+        if embeddings is None:
+            return None
+        properties = embeddings.custom_properties
+        return describe_pretrained({name: value.string_value or value.int_value for name, value in properties.items()})
 
     @property
     def status(self) -> str:

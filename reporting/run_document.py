@@ -68,6 +68,8 @@ class RunDocument:
     test_split: TestSplit
     evaluator_eval_split: EvaluatorResult | None = None
     check_set: CheckSetResult | None = None
+    holdout_set: CheckSetResult | None = None  # hand-written, never used to choose
+    pretrained_weights: str | None = None  # the packaged encoder the model's word vectors came from
     pipeline_seconds: float | None = None
     data_manifest: dict[str, Any] | None = None
     report: str | None = None  # the run's HTML evaluation report
@@ -97,10 +99,12 @@ def from_dict(raw: dict[str, Any]) -> RunDocument:
     test = dict(fields.pop("test_split"))
     test.pop("tfx_auc_minus_baseline_auc", None)
     evaluator, check = fields.pop("evaluator_eval_split"), fields.pop("check_set")
+    holdout = fields.pop("holdout_set", None)
     return RunDocument(
         test_split=TestSplit(_metrics(test["tfidf_logistic_regression"]), _metrics(test.get("tfx_model"))),
         evaluator_eval_split=None if evaluator is None else EvaluatorResult(**evaluator),
-        check_set=None if check is None else CheckSetResult(**check), **fields)
+        check_set=None if check is None else CheckSetResult(**check),
+        holdout_set=None if holdout is None else CheckSetResult(**holdout), **fields)
 
 
 def read(path: Path) -> RunDocument:

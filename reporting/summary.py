@@ -38,6 +38,7 @@ class RunOutputs:
     evaluation_uri: str | None
     predictions_uri: str | None
     pushed_model_dir: str | None
+    pretrained_weights: str | None
 
 
 def outputs_of(run: PipelineRun) -> RunOutputs:
@@ -47,7 +48,7 @@ def outputs_of(run: PipelineRun) -> RunOutputs:
                           "run the pipeline again")
     return RunOutputs(run_id=run.run_id, blessed=run.blessed, evaluation_uri=run.uri(run_artifacts.EVALUATION),
                       predictions_uri=run.uri(run_artifacts.PREDICTIONS) if run.scored else None,
-                      pushed_model_dir=run.pushed_model_dir)
+                      pushed_model_dir=run.pushed_model_dir, pretrained_weights=run.pretrained_weights)
 
 
 def latest_run_outputs(metadata_path: Path) -> RunOutputs:
@@ -81,10 +82,11 @@ def document(run: PipelineRun, baseline: Baseline, test: pd.DataFrame) -> tuple[
     predictions = read_predictions(outputs.predictions_uri) if outputs.blessed and outputs.predictions_uri else None
     tfx_model = None if predictions is None else SplitMetrics(**classification_metrics(
         predictions[batch_scoring.TRUE_LABEL], predictions[batch_scoring.PROBABILITY].to_numpy()))
-    check = (CheckSetResult(**check_set.score_saved_model(Path(outputs.pushed_model_dir)))
-             if outputs.pushed_model_dir else None)
+    pushed = Path(outputs.pushed_model_dir) if outputs.pushed_model_dir else None
+    check = CheckSetResult(**check_set.score_saved_model(pushed)) if pushed else None
+    holdout = CheckSetResult(**check_set.score_saved_model(pushed, check_set.HOLDOUT_SET_PATH)) if pushed else None
     return RunDocument(
         run_id=outputs.run_id, blessed=outputs.blessed, pushed_model_dir=outputs.pushed_model_dir,
         test_split=TestSplit(tfidf_logistic_regression=baseline_metrics, tfx_model=tfx_model),
         evaluator_eval_split=evaluator_result(outputs.evaluation_uri) if outputs.evaluation_uri else None,
-        check_set=check), predictions
+        check_set=check, holdout_set=holdout, pretrained_weights=outputs.pretrained_weights), predictions

@@ -27,7 +27,7 @@ for lock in "$@"; do
   # --compile-bytecode, as pip does by default: with PYTHONDONTWRITEBYTECODE set (as on the build machines)
   # Python would otherwise compile TensorFlow, TFX and Beam from source in every process (16.5 s -> 7.3 s to
   # import the local runner, measured here).
-  "$venv/bin/uv" pip install --quiet --compile-bytecode --python "$py" -r "$lock"
+  "$venv/bin/uv" pip install --quiet --compile-bytecode --python "$py" --excludes "$here/requirements-excludes.txt" -r "$lock"
   mark_done "$lock"
 done
 

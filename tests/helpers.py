@@ -18,7 +18,8 @@ __all__ = ["ROOT", "SMALL_OVERRIDES", "free_port", "server_config", "standalone_
 SMALL_OVERRIDES = {
     "data": {"total_sample_size": 400, "chunk_rows": 1000},
     "model": {"vocab_size": 500, "sequence_length": 24, "embedding_dim": 8, "conv_filters": 8,
-              "hidden_units": 8, "epochs": 8, "batch_size": 32, "dropout": 0.1},
+              "hidden_units": 8, "epochs": 8, "batch_size": 32, "dropout": 0.1,
+              "pretrained_words": 2000, "pretrained_dim": 16},
     "evaluator": {"min_auc": 0.5, "min_binary_accuracy": 0.4, "max_auc_drop": 0.5},
     # The one pipeline run of the suite uses Beam's DirectRunner in multi-processing mode (one worker per core).
     "pipeline": {"beam_args": ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]},

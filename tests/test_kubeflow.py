@@ -21,7 +21,8 @@ KFP_PYTHON = Path(sys.prefix) / "kfp" / "bin" / "python"
 IMAGE = "registry.example/ppq-tfx:test"
 TFX_EXECUTOR_RUNNER = ["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
 CONTAINER_COMPONENTS = {"DataPreparation", "CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
-                        "AnomaliesGate", "Transform", "Trainer", "Evaluator", "Pusher", "BatchScoring"}
+                        "AnomaliesGate", "Transform", "PretrainedEmbeddings", "Trainer", "Evaluator", "Pusher",
+                        "BatchScoring"}
 LOCAL_COMPONENTS = {"CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomaliesGate", "Transform",
                     "Trainer", "Evaluator", "Pusher", "BatchScoring"}
 

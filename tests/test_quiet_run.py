@@ -14,7 +14,7 @@ from tests.helpers import ROOT
 # Unchanged inputs: TFX reuses these executions. The Resolver resolves on every run, and what follows it sees a
 # baseline model the first run did not have, so those run again.
 CACHED = ["DataPreparation", "CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomaliesGate",
-          "Transform", "Trainer"]
+          "Transform", "PretrainedEmbeddings", "Trainer"]
 RERUN = ["latest_blessed_model_resolver", "Evaluator", "Pusher", "BatchScoring"]
 
 

@@ -21,7 +21,7 @@ from serving.client import ModelClient, ServingClientError
 from serving.server import ModelServer
 
 QUESTIONS = ["Does this blender come with a travel cup?", "my drill battery died after 3 weeks, any fix?",
-             "Is the strap replaceable if I buy it?", "é 😀 日本語 mixed scripts"]
+             "Is the strap replaceable if I buy it?", "é 😀 日本語 mixed scripts", "mine squeaks and wobbles now"]
 
 
 def client_for(server, transport="grpc", **kw) -> ModelClient:

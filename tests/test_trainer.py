@@ -29,27 +29,42 @@ def test_model_learns_a_word_that_decides_the_label():
     assert auc > 0.95 and accuracy > 0.9
 
 
-def test_letter_ngram_branch_is_a_second_input_when_enabled():
-    model = trainer.build_model({**HP, "ngram_buckets": 100, "ngram_length": 8})
-    assert model.input_names == [trainer.QUESTION_XF, trainer.NGRAMS_XF]
-    assert model.get_layer("ngram_embedding").input_dim == 101  # padding + buckets
-    inputs = {trainer.QUESTION_XF: np.array([[1, 2, 0, 0, 0, 0]]), trainer.NGRAMS_XF: np.array([[5, 99, 100, 0, 0, 0, 0, 0]])}
-    assert model.predict(inputs, verbose=0).shape == (1, 1)
-    assert trainer.build_model({**HP, "ngram_buckets": 0}).input_names == [trainer.QUESTION_XF]
+def word_vectors(rows: int, seed: int = 0) -> np.ndarray:
+    """Pretrained vectors where the first dimension says Post (+) or Pre (-): rows 0 (padding) and 1 (start) neutral."""
+    rng = np.random.default_rng(seed)
+    vectors = rng.normal(size=(rows, 5)).astype("float32")
+    vectors[:, 0] = np.where(np.arange(rows) % 2 == 0, 2.0, -2.0)
+    vectors[:2] = 0.0
+    return vectors
 
 
-def test_model_learns_a_label_carried_only_by_word_pieces():
-    """Post questions share a word piece but no word: only the n-gram branch can see it."""
+def test_pretrained_branch_is_a_frozen_input_holding_the_given_vectors():
+    vectors = word_vectors(100)
+    model = trainer.build_model(HP, vectors)
+    assert model.input_names == [trainer.QUESTION_XF, trainer.PRETRAINED_XF]
+    assert model.get_layer(trainer.PRETRAINED_XF).input_shape[0] == (None, 7)  # 6 words + the start row
+    layer = model.get_layer("pretrained_embedding")
+    assert not layer.trainable and np.array_equal(layer.get_weights()[0], vectors)
+    assert trainer.build_model(HP).input_names == [trainer.QUESTION_XF]
+
+
+def test_model_generalises_to_words_seen_only_in_pretraining():
+    """Words of rows 60-99 never occur in training; their pretrained vectors alone carry the label."""
     tf.keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
-    y = rng.integers(0, 2, size=400)
-    words = rng.integers(3, 50, size=(400, 6))  # every word id random: the words carry nothing
-    grams = rng.integers(3, 100, size=(400, 8))
-    grams[:, 0] = np.where(y == 1, 1, 2)  # n-gram bucket 1 means Post, 2 means Pre
-    model = trainer.build_model({**HP, "ngram_buckets": 100, "ngram_length": 8})
-    model.fit({trainer.QUESTION_XF: words, trainer.NGRAMS_XF: grams}, y, epochs=15, batch_size=32, verbose=0)
-    _, auc, _ = model.evaluate({trainer.QUESTION_XF: words, trainer.NGRAMS_XF: grams}, y, verbose=0)
-    assert auc > 0.95
+    vectors = word_vectors(100)
+
+    def questions(first_row: int, last_row: int, count: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        y = rng.integers(0, 2, size=count)
+        rows = rng.integers(first_row // 2, last_row // 2, size=(count, 3)) * 2 + (1 - y)[:, None]  # even rows: Post
+        pretrained_rows = np.concatenate([np.ones((count, 1), int), rows, np.zeros((count, 3), int)], axis=1)
+        return {trainer.QUESTION_XF: rng.integers(3, 50, size=(count, 6)), trainer.PRETRAINED_XF: pretrained_rows}, y
+
+    model = trainer.build_model(HP, vectors)
+    model.fit(*questions(2, 60, 400), epochs=10, batch_size=32, verbose=0)
+    before = model.get_layer("pretrained_embedding").get_weights()[0]
+    _, auc, _ = model.evaluate(*questions(60, 100, 200), verbose=0)
+    assert auc > 0.95 and np.array_equal(before, vectors)
 
 
 def test_wide_branch_is_an_input_whose_weights_add_to_the_logit():
