@@ -29,7 +29,11 @@ def cmd_run(config: configs.Config, args: argparse.Namespace) -> None:
     seconds = _run_pipeline(config, run_log.is_verbose(args.verbose))
     print(f"pipeline: finished in {seconds:.0f} s")
     prepared_dir, manifest = latest_prepared_splits(config.pipeline.metadata_path)
-    _report(config, prepared_dir, {"pipeline_seconds": round(seconds, 1), "data_manifest": manifest})
+    pushed = _report(config, prepared_dir, {"pipeline_seconds": round(seconds, 1), "data_manifest": manifest})
+    if pushed:
+        from serving import rollout
+        labels = rollout.after_push(config.serving, int(Path(pushed).name))
+        print(f"rollout ({config.serving.versions.rollout}): version labels {labels} in {config.serving.model_config_path}")
 
 
 def _run_pipeline(config: configs.Config, verbose: bool) -> float:
@@ -53,8 +57,10 @@ def cmd_report(config: configs.Config, args: argparse.Namespace) -> None:
     _report(config, latest_prepared_splits(config.pipeline.metadata_path)[0], {})
 
 
-def _report(config: configs.Config, prepared_dir: Path, extra: dict) -> None:
-    """The metrics summary, predictions and HTML report of the latest run, whose splits are ``prepared_dir``."""
+def _report(config: configs.Config, prepared_dir: Path, extra: dict) -> str | None:
+    """The metrics summary, predictions and HTML report of the latest run, whose splits are ``prepared_dir``.
+
+    Returns the folder the run pushed to (None when it pushed nothing)."""
     from reporting import summary
     report = summary.write_report(config.pipeline.metadata_path, prepared_dir,
                                   config.pipeline.output_dir, config.data.random_seed, extra)
@@ -75,6 +81,7 @@ def _report(config: configs.Config, prepared_dir: Path, extra: dict) -> None:
     from reporting.html_report import write_html_report
     pipeline = config.pipeline
     print(f"report: {write_html_report(pipeline.metadata_path, pipeline.output_dir, config.data.random_seed, test)}")
+    return report["pushed_model_dir"] or None
 
 
 def cmd_infer(config: configs.Config, args: argparse.Namespace) -> None:
@@ -122,18 +129,37 @@ def cmd_predict(config: configs.Config, args: argparse.Namespace) -> None:
         probabilities, labels = model.predict([question])
         label, probability, version = labels[0], float(probabilities[0]), model.version
     else:
-        with make_client(config, args.transport) as client:
+        with make_client(config, args.transport, args.label, args.version) as client:
             prediction = client.predict([question])[0]
         label, probability, version = prediction.label, prediction.probability_post, prediction.model_version
     print(json.dumps({"question": question, "predicted_label": label, "probability_post": round(probability, 4),
                       "model_version": version}))
 
 
-def make_client(config: configs.Config, transport: str = "grpc"):
+def make_client(config: configs.Config, transport: str = "grpc", label: str | None = None, version: int | None = None):
     from serving.client import ModelClient
     serving = config.serving
     return ModelClient(serving.host, serving.model_name, serving.grpc_port, serving.rest_port, transport=transport,
-                       timeout=serving.request_timeout_seconds)
+                       timeout=serving.request_timeout_seconds, label=label, version=version)
+
+
+def _change_labels(config: configs.Config, operation: str) -> None:
+    """promote / rollback: rewrite the model config file, checked against the versions the server has loaded."""
+    from serving import rollout
+    with make_client(config) as client:
+        loaded = {int(s["version"]) for s in client.status() if s["state"] == "AVAILABLE"}
+    before = rollout.current_labels(config.serving)
+    after = getattr(rollout, operation)(config.serving, loaded)
+    print(f"{operation}: version labels {before} -> {after} in {config.serving.model_config_path} "
+          f"(the server applies it within {config.serving.poll_seconds:g} s)")
+
+
+def cmd_promote(config: configs.Config, args: argparse.Namespace) -> None:
+    _change_labels(config, "promote")
+
+
+def cmd_rollback(config: configs.Config, args: argparse.Namespace) -> None:
+    _change_labels(config, "rollback")
 
 
 def cmd_serve(config: configs.Config, args: argparse.Namespace) -> None:
@@ -193,7 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--in-process", action="store_true", help="load the pushed model here instead")
     predict.add_argument("--explain", action="store_true",
                          help="also each word's effect on P(Post) (leave-one-word-out, one request to the server)")
+    pinned = predict.add_mutually_exclusive_group()
+    pinned.add_argument("--label", help="ask for the version this label names (e.g. stable, canary)")
+    pinned.add_argument("--version", type=int, help="ask for this version")
     predict.set_defaults(func=cmd_predict)
+    commands.add_parser("promote", help="make the canary version stable (model config file; the server must be up)"
+                        ).set_defaults(func=cmd_promote)
+    commands.add_parser("rollback", help="put the previous stable version back (model config file)"
+                        ).set_defaults(func=cmd_rollback)
     commands.add_parser("serve", help="run the local TensorFlow-Serving-protocol model server").set_defaults(func=cmd_serve)
     commands.add_parser("app", help="run the Streamlit app").set_defaults(func=cmd_app)
     commands.add_parser("compile-kubeflow", help="compile the pipeline for Kubeflow Pipelines (YAML) and Vertex AI (JSON)"
