@@ -64,6 +64,10 @@ def _report(config: configs.Config, prepared_dir: Path, extra: dict) -> str | No
     from reporting import summary
     report = summary.write_report(config.pipeline.metadata_path, prepared_dir,
                                   config.pipeline.output_dir, config.data.random_seed, extra)
+    from reporting.run_artifacts import latest_run, open_store
+    verdict = latest_run(open_store(config.pipeline.metadata_path)).serving_check
+    if verdict:
+        print(f"serving check: {verdict}")
     print(f"model blessed: {report['blessed']}; pushed to: {report['pushed_model_dir'] or 'nothing pushed'}")
     if not report["blessed"]:
         print("the new model did not pass the Evaluator's thresholds (see the metrics summary); "

@@ -9,6 +9,7 @@ it blesses, as TFX's InfraValidator does with ``request_spec.make_warmup``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -35,13 +36,15 @@ def predict_request(model_name: str, questions: list[str]) -> predict_pb2.Predic
     return request
 
 
-def write(saved_model_dir: Path, requests: list[predict_pb2.PredictRequest]) -> Path:
-    """Write the requests as PredictionLog records into the SavedModel's assets.extra; return the file."""
+def write(saved_model_dir: str | Path, requests: list[predict_pb2.PredictRequest]) -> str:
+    """Write the requests as PredictionLog records into the SavedModel's assets.extra; return the file.
+
+    Through tf.io.gfile, so the SavedModel may be on cloud storage (the serving check on Kubeflow)."""
     if not 0 < len(requests) <= MAX_RECORDS:
         raise ValueError(f"warm-up needs 1 to {MAX_RECORDS} requests, got {len(requests)}")
-    path = Path(saved_model_dir) / WARMUP_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tf.io.TFRecordWriter(str(path)) as writer:
+    path = os.path.join(str(saved_model_dir), str(WARMUP_FILE))
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.TFRecordWriter(path) as writer:
         for request in requests:
             log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
             writer.write(log.SerializeToString())
