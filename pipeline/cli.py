@@ -151,7 +151,7 @@ def _change_labels(config: configs.Config, operation: str) -> None:
     """promote / rollback: rewrite the model config file, checked against the versions the server has loaded."""
     from serving import rollout
     with make_client(config) as client:
-        loaded = {int(s["version"]) for s in client.status() if s["state"] == "AVAILABLE"}
+        loaded = rollout.loaded_versions(client.status())
     before = rollout.current_labels(config.serving)
     after = getattr(rollout, operation)(config.serving, loaded)
     print(f"{operation}: version labels {before} -> {after} in {config.serving.model_config_path} "

@@ -56,7 +56,7 @@ def arguments_from_config(config: Config) -> dict[str, Any]:
         "enable_cache": config.pipeline.enable_cache,
         "beam_pipeline_args": list(config.pipeline.beam_args),
         "serving_check": {"model_name": config.serving.model_name, "warmup_requests": config.serving.warmup_requests,
-                          "max_load_seconds": config.serving.check_max_load_seconds},
+                          "max_load_seconds": float(config.serving.check_max_load_seconds)},
     }
 
 

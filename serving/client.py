@@ -179,14 +179,21 @@ class ModelClient:
 
     def server_metrics(self) -> metrics.Snapshot:
         """The server's Prometheus metrics (TensorFlow Serving's endpoint on the REST port), summed for this model."""
+        return metrics.parse(self._metrics_text(), self.model_name)
+
+    def version_metrics(self) -> dict[int, metrics.Snapshot]:
+        """Each served version's answered requests and latency (the local server's per-version metrics)."""
+        return metrics.parse_versions(self._metrics_text(), self.model_name)
+
+    def _metrics_text(self) -> str:
         url = f"http://{self.host}:{self.rest_port}{metrics.PATH}"
 
-        def call() -> metrics.Snapshot:
+        def call() -> str:
             response = self._session.get(url, timeout=self.timeout)
             if response.status_code != 200:
                 raise ServingClientError(_HTTP_KINDS.get(response.status_code, "server_error"),
                                          f"HTTP {response.status_code} from {url}")
-            return metrics.parse(response.text, self.model_name)
+            return response.text
         return self._with_retries(call)
 
     def is_up(self) -> bool:

@@ -66,6 +66,11 @@ def after_push(serving: ServingConfig, pushed_version: int) -> dict[str, int]:
     return labels
 
 
+def loaded_versions(statuses: list[dict]) -> set[int]:
+    """The AVAILABLE versions in a model status answer (ModelClient.status())."""
+    return {int(status["version"]) for status in statuses if status["state"] == "AVAILABLE"}
+
+
 def _require_loaded(labels: dict[str, int], loaded: set[int]) -> None:
     for label, version in sorted(labels.items()):
         if version not in loaded:
