@@ -321,3 +321,10 @@ def test_promote_and_rollback_under_16_concurrent_clients_fail_no_request(tmp_pa
         server.stop(grace=1)
     assert not failures, failures[:3]
     assert all(set(answers) == {1, 2} for answers in seen)
+
+
+def test_first_request_bench_times_fresh_versions_with_and_without_warmup(export):
+    from bench.first_request import first_request_after_reload
+    figures = first_request_after_reload(export, NAME, rounds=1, steady=2)
+    assert set(figures) == {"without_warmup_ms", "with_warmup_ms", "steady_ms", "rounds"}
+    assert all(figures[key] > 0 for key in ("without_warmup_ms", "with_warmup_ms", "steady_ms"))
