@@ -241,17 +241,22 @@ class ModelManager:
         return served
 
     def _labels(self, loaded: dict[int, ServedModel]) -> dict[str, int]:
-        """The file's labels if each names a loaded version; else the labels in force (logged once)."""
+        """The file's labels, each applied once its version is loaded; until then it keeps its old version, if any.
+
+        Label by label (TensorFlow Serving refuses the whole map), so a canary that cannot load never takes
+        the stable label down with it. What is not applied yet is logged once.
+        """
         wanted = self._entry.labels if self._entry else {}
+        labels = {label: v for label, v in wanted.items() if v in loaded}
         missing = {label: v for label, v in wanted.items() if v not in loaded}
-        if not missing:
-            self._label_problem = ""
-            return dict(wanted)
+        for label in missing:
+            if self._served.labels.get(label) in loaded:
+                labels[label] = self._served.labels[label]
         problem = ", ".join(f"{label!r} names version {v}, which is not loaded" for label, v in sorted(missing.items()))
-        if problem != self._label_problem:
-            self._label_problem = problem
+        if problem and problem != self._label_problem:
             LOG.warning("version labels not applied yet: %s", problem)
-        return {label: v for label, v in self._served.labels.items() if v in loaded}
+        self._label_problem = problem
+        return labels
 
     def refresh(self) -> None:
         """Apply the model config file, load the versions the policy wants, then drop the ones it no longer does.

@@ -255,9 +255,12 @@ def test_model_config_refuses_what_tf_serving_would(tmp_path):
 
 # ---------------------------------------------------------------- rollout: push, promote, rollback
 
+CANARY_VERSIONS = {"keep": 3, "rollout": "canary", "stable_label": "stable", "canary_label": "canary",
+                   "previous_label": "previous"}
+
+
 def rollout_config(tmp_path: Path, mode: str) -> configs.Config:
-    versions = {"keep": 3, "rollout": mode, "stable_label": "stable", "canary_label": "canary",
-                "previous_label": "previous"}
+    versions = {**CANARY_VERSIONS, "rollout": mode}
     return configs.load(write_config(tmp_path, {"serving": {"model_name": NAME, "versions": versions}}), environ={})
 
 
@@ -328,3 +331,31 @@ def test_first_request_bench_times_fresh_versions_with_and_without_warmup(export
     figures = first_request_after_reload(export, NAME, rounds=1, steady=2)
     assert set(figures) == {"without_warmup_ms", "with_warmup_ms", "steady_ms", "rounds"}
     assert all(figures[key] > 0 for key in ("without_warmup_ms", "with_warmup_ms", "steady_ms"))
+
+
+def test_cli_predicts_by_label_and_version_and_refuses_a_promote_the_server_cannot_serve(tmp_path, export, capsys):
+    from pipeline import cli
+    serving = rollout_config(tmp_path, "canary").serving
+    for version in (1, 2):
+        publish(serving.model_base_path, version, export)
+        rollout.after_push(serving, version)
+    (serving.model_base_path / "2" / "variables" / "variables.index").write_bytes(b"broken")  # canary cannot load
+    server = server_over(serving.model_base_path, serving.model_config_path)
+    try:
+        path = write_config(tmp_path, {"serving": {"model_name": NAME, "grpc_port": server.grpc_port,
+                                                   "rest_port": server.rest_port, "versions": CANARY_VERSIONS}})
+        capsys.readouterr()
+        assert cli.main(["--config", str(path), "predict", "is it loud?", "--label", "stable"]) == 0
+        assert '"model_version": 1' in capsys.readouterr().out
+        assert cli.main(["--config", str(path), "predict", "is it loud?", "--version", "1", "--transport", "rest"]) == 0
+        assert '"probability_post": 0.55' in capsys.readouterr().out  # 11 characters / 20
+        assert cli.main(["--config", str(path), "predict", "is it loud?", "--label", "canary"]) == 2
+        assert "Unrecognized servable version label: canary" in capsys.readouterr().err  # version 2 never loaded
+        before = serving.model_config_path.read_bytes()
+        assert cli.main(["--config", str(path), "promote"]) == 2
+        error = capsys.readouterr().err.strip()
+        assert error == ("error: label 'stable' would name version 2, which the model server has not loaded "
+                         "(loaded: [1]); the model config file is unchanged")
+        assert serving.model_config_path.read_bytes() == before
+    finally:
+        server.stop(grace=1)
