@@ -81,7 +81,7 @@ def test_pipeline_starts_from_the_raw_csv_on_cluster_storage_and_pushes_to_servi
     # The Pusher pushes what the serving check blessed (its copy carries the warm-up file), after the Evaluator.
     assert set(tasks["Pusher"]["dependencies"]) == {"Evaluator", "ServingCheck"}
     assert set(tasks["ServingCheck"]["dependencies"]) == {"CsvExampleGen", "Evaluator", "Trainer"}
-    assert constant(tasks["ServingCheck"], "warmup_requests") == config.serving.warmup_requests
+    assert int(constant(tasks["ServingCheck"], "warmup_requests")) == config.serving.warmup_requests
 
 
 def test_vertex_ai_sdk_builds_a_pipeline_job_from_the_json(compiled):
