@@ -138,6 +138,7 @@ class LoadRetries:
 
 TF_SERVING_RETRIES = LoadRetries()
 
+
 @dataclasses.dataclass(frozen=True)
 class _Served:
     """What requests see, swapped as a whole: the loaded versions and the labels naming them."""
@@ -158,7 +159,7 @@ class ModelManager:
     def __init__(self, model_name: str, base_path: Path, poll_seconds: float, retries: LoadRetries = TF_SERVING_RETRIES,
                  model_config_file: Path | None = None, on_config_error: Callable[[str], None] | None = None):
         self.model_name = model_name
-        self.default_base_path = self.base_path = base_path
+        self.base_path = base_path  # the model config file's base_path replaces it
         self.poll_seconds = poll_seconds
         self.retries = retries
         self.model_config_file = model_config_file
