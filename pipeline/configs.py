@@ -30,6 +30,7 @@ CONFIG_PATH_ENV = "PPQ_CONFIG"
 DEBUG_ENV = "PPQ_DEBUG"  # not a config key: the CLI prints tracebacks when it is set
 PREDICTIONS_FILE = "predictions.csv"
 SUMMARY_FILE = "metrics_summary.json"
+MODEL_CONFIG_FILE = "models.config"  # TensorFlow Serving's model config file, beside the model folders
 
 
 class ConfigError(ValueError):
@@ -142,7 +143,7 @@ class ServingConfig:
     @property
     def model_config_path(self) -> Path:
         """TensorFlow Serving's model config file, beside the model folder (``<model_dir>/models.config``)."""
-        return self.model_dir / "models.config"
+        return self.model_dir / MODEL_CONFIG_FILE
 
 
 @dataclasses.dataclass(frozen=True)

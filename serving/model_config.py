@@ -26,7 +26,7 @@ from pathlib import Path
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-FILE_NAME = "models.config"  # beside the model folders: <model_dir>/models.config
+from pipeline.configs import MODEL_CONFIG_FILE as FILE_NAME  # noqa: F401 - <model_dir>/models.config
 
 
 class ModelConfigError(ValueError):

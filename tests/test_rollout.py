@@ -6,6 +6,7 @@ The model counts its own calls in a variable, so a test can see that warm-up ran
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import threading
 import time
@@ -359,3 +360,14 @@ def test_cli_predicts_by_label_and_version_and_refuses_a_promote_the_server_cann
         assert serving.model_config_path.read_bytes() == before
     finally:
         server.stop(grace=1)
+
+
+@pytest.mark.parametrize("versions, message", [
+    ({"keep": 1}, 'serving.versions.keep: must be at least 2 with rollout "canary"'),
+    ({"canary_label": "stable"}, "stable_label, canary_label and previous_label must differ"),
+    ({"rollout": "blue-green"}, "serving.versions.rollout: 'blue-green' is not one of ['direct', 'canary']"),
+])
+def test_version_settings_that_cannot_work_are_refused_naming_the_key(tmp_path, versions, message):
+    path = write_config(tmp_path, {"serving": {"versions": {**CANARY_VERSIONS, **versions}}})
+    with pytest.raises(configs.ConfigError, match=re.escape(message)):
+        configs.load(path, environ={})
