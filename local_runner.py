@@ -23,7 +23,7 @@ from absl import logging  # noqa: E402
 
 from common import config as configs  # noqa: E402
 from dataprep import preparation  # noqa: E402
-from models import pushed_models  # noqa: E402
+from models import layout  # noqa: E402
 from pipeline import beam_dependencies, cli, pipeline  # noqa: E402
 from pipeline import tfx_api as tfx  # noqa: E402
 
@@ -50,7 +50,7 @@ def run(config: configs.Config) -> float:
     TFX reports progress at absl's INFO level (the quiet run reads it), so the run raises the verbosity and
     puts it back afterwards.
     """
-    for folder in pushed_models.remove_incomplete_versions(config.serving.model_base_path):
+    for folder in layout.remove_incomplete_versions(config.serving.model_base_path):
         print(f"pipeline: removed {folder}, an incomplete push left by an interrupted run")
     previous = logging.get_verbosity()
     logging.set_verbosity(logging.INFO)

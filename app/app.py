@@ -267,6 +267,46 @@ def data_view(document: dict) -> None:
         st.dataframe(document["schema"], hide_index=True, width="stretch", key="eval_schema")
 
 
+def rollout_section(serving: configs.ServingConfig) -> None:
+    """Stable and canary side by side for one question, each version's load, and promote with a confirmation."""
+    import rollout_view  # beside this script (Streamlit puts its folder first on sys.path, where "app" is this file)
+
+    from serving.rollout import RolloutError
+    st.header("Rollout")
+    labels = rollout_view.labels(serving)
+    if not labels:
+        st.caption(f"No version labels yet: the pipeline writes them to {serving.model_config_path} when it pushes.")
+        return
+    st.caption("Labels: " + ", ".join(f"{label} = version {version}" for label, version in labels.items()))
+    question = st.text_input("Question for every labelled version", key="rollout_question")
+    if st.button("Compare versions", key="rollout_compare"):
+        if not question.strip():
+            st.warning("Type a question first.")
+        else:
+            try:
+                comparison = rollout_view.compare(serving, question.strip(), labels,
+                                                  st.session_state.get("rollout_snapshots"))
+            except ServingClientError as error:
+                st.error(f"The model server could not answer: {error}")
+            else:
+                st.session_state["rollout_snapshots"] = comparison.snapshots
+                st.session_state["rollout_table"] = comparison.table.set_index("label")
+    if "rollout_table" in st.session_state:
+        st.table(st.session_state["rollout_table"])
+    canary = labels.get(serving.versions.canary_label)
+    if canary is None:
+        return
+    confirmed = st.checkbox(f"Yes, make version {canary} ({serving.versions.canary_label}) the stable version",
+                            key="rollout_confirm")
+    if st.button("Promote canary", key="rollout_promote", disabled=not confirmed):
+        try:
+            promoted = rollout_view.promote(serving)
+        except (RolloutError, ServingClientError) as error:
+            st.error(str(error))
+        else:
+            st.success(f"Promoted: {promoted}; the server applies it within {serving.poll_seconds:g} s.")
+
+
 def main() -> None:
     st.set_page_config(page_title="Pre or Post purchase?", page_icon="🛒")
     st.title("Was this asked before or after buying?")
@@ -287,6 +327,7 @@ def main() -> None:
         model_tab(client, config.pipeline.summary_path)
     with evaluation:
         evaluation_tab(config.pipeline.output_dir)
+    rollout_section(config.serving)
 
 
 main()

@@ -9,7 +9,8 @@ varied questions (no answer cache can win), for a fixed time each. Beside it, in
 - floor: a canned-answer server (bench/canned_server.py: grpc.aio, and REST on the same HTTP server
   as the real one) measured with the same clients; a model server's floor is its p50 plus the
   in-process p50;
-- optionally (--compare-root) the same server from another checkout, e.g. main before a change.
+- optionally (--compare-root) the same server from another checkout, e.g. main before a change;
+- the first request after a hot reload, with and without the version's warm-up file (bench/first_request.py).
 
 For the server it reads its batch sizes from /monitoring/prometheus/metrics and its CPU time from
 /proc. Prints a table and the targets' ratios, writes JSON; --profile-dir records py-spy profiles.
@@ -329,13 +330,20 @@ def main() -> None:
                              floor=not args.no_floor, compare_root=args.compare_root, profile_dir=args.profile_dir,
                              variants=variants, rounds=args.rounds)
     print("\n" + format_table(rows) + "\n")
+    from bench.first_request import first_request_after_reload
+    from models.layout import latest_version
+    base = config.serving.model_base_path
+    first = first_request_after_reload(base / str(latest_version(base)), config.serving.model_name)
+    print(f"first request after a hot reload (median of {first['rounds']}): without warm-up "
+          f"{first['without_warmup_ms']:.1f} ms, with warm-up {first['with_warmup_ms']:.1f} ms; "
+          f"steady state {first['steady_ms']:.1f} ms\n")
     results = targets(rows)
     for what, value, op, bound, met in results:
         print(f"target: {what:40s} {value:6.2f} {op} {bound:<5g} {'met' if met else 'MISSED'}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     named = [dict(zip(("what", "ratio", "op", "bound", "met"), t, strict=True)) for t in results]
     report = {"seconds_each": args.seconds, "rounds": args.rounds, "variants": variants, "rows": rows,
-              "targets": named}
+              "targets": named, "first_request_after_reload": first}
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nwrote {args.out}")
 

@@ -31,6 +31,7 @@ SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.json"
 ENV_PREFIX = "PPQ_"
 CONFIG_PATH_ENV = "PPQ_CONFIG"
 DEBUG_ENV = "PPQ_DEBUG"  # not a config key: the CLI prints tracebacks when it is set
+MODEL_CONFIG_FILE = "models.config"  # TensorFlow Serving's model config file, beside the model folders
 
 
 class ConfigError(ValueError):
@@ -108,6 +109,16 @@ class BatchScoringConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class VersionsConfig:
+    """Which versions are served and how a new one is rolled out (serving.rollout writes the model config file)."""
+    keep: int  # versions listed in the model config file: the labelled ones first, then the newest others
+    rollout: str  # "direct": a new version becomes stable at once; "canary": it is pushed as canary beside stable
+    stable_label: str
+    canary_label: str
+    previous_label: str  # the stable version before the last promote or direct push: the rollback target
+
+
+@dataclasses.dataclass(frozen=True)
 class ServingConfig:
     model_name: str
     model_dir: Path
@@ -118,11 +129,21 @@ class ServingConfig:
     request_timeout_seconds: float
     enable_batching: bool
     batching: BatchingConfig
+    warmup_requests: int  # training-split questions in each pushed version's warm-up file, one request each
+    max_num_load_retries: int  # TensorFlow Serving's flags, by its names and defaults
+    load_retry_interval_micros: int
+    check_max_load_seconds: float  # the serving check's bound on loading the candidate (warm-up included)
+    versions: VersionsConfig
 
     @property
     def model_base_path(self) -> Path:
         """Where versions live: ``<model_dir>/<model_name>/<version>/`` (TF Serving's layout)."""
         return self.model_dir / self.model_name
+
+    @property
+    def model_config_path(self) -> Path:
+        """TensorFlow Serving's model config file, beside the model folder (``<model_dir>/models.config``)."""
+        return self.model_dir / MODEL_CONFIG_FILE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,6 +245,11 @@ def _validate(raw: dict[str, Any]) -> None:
         raise ConfigError(f"data.split_fractions: must add up to 1, got {sum(fractions.values()):g}")
     if raw["serving"]["grpc_port"] == raw["serving"]["rest_port"]:
         raise ConfigError("serving.rest_port: must differ from serving.grpc_port")
+    versions = raw["serving"]["versions"]
+    if versions["rollout"] == "canary" and versions["keep"] < 2:
+        raise ConfigError("serving.versions.keep: must be at least 2 with rollout \"canary\" (stable and canary)")
+    if len({versions["stable_label"], versions["canary_label"], versions["previous_label"]}) != 3:
+        raise ConfigError("serving.versions: stable_label, canary_label and previous_label must differ")
     if raw["kubernetes"]["serving_max_replicas"] < raw["kubernetes"]["serving_replicas"]:
         raise ConfigError("kubernetes.serving_max_replicas: must be at least kubernetes.serving_replicas")
     if raw["app"]["port"] in (raw["serving"]["grpc_port"], raw["serving"]["rest_port"]):
@@ -252,6 +278,7 @@ def from_dict(raw: dict[str, Any], base_dir: Path = PROJECT_ROOT, environ: Mappi
             values["source"] = str((base_dir / values["source"]).resolve())
         if section == "serving":
             values["batching"] = BatchingConfig(**values["batching"])
+            values["versions"] = VersionsConfig(**_with_python_ints(VersionsConfig, values["versions"]))
         sections[section] = cls(**_with_python_ints(cls, values))
     return Config(path=path or base_dir / "config.json", **sections)
 

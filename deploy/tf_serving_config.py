@@ -20,6 +20,9 @@ BATCHING_FILE = FOLDER / "batching_parameters.txt"
 MONITORING_FILE = FOLDER / "monitoring.config"
 CONTAINER_FOLDER = "/etc/tf_serving"  # where compose and Kubernetes mount them in the container
 GRPC_PORT, REST_PORT = 8500, 8501  # fixed by the tensorflow/serving image's entrypoint
+# The pipeline container writes the model config file into the outputs volume (serving.rollout); the serving
+# container mounts that volume at the same path, so the file's base_path holds in both.
+COMPOSE_MODEL_CONFIG = "/app/outputs/serving/models.config"
 
 
 def batching_parameters(batching: configs.BatchingConfig) -> str:
@@ -33,11 +36,18 @@ def monitoring_config() -> str:
     return f'prometheus_config {{\n  enable: true\n  path: "{metric_names.PATH}"\n}}\n'
 
 
-def model_server_flags(serving: configs.ServingConfig) -> list[str]:
-    """The flags compose passes to tensorflow_model_server (after the image's own port and model flags)."""
+def model_server_flags(serving: configs.ServingConfig, model_config_file: str = COMPOSE_MODEL_CONFIG) -> list[str]:
+    """The flags compose passes to tensorflow_model_server (after the image's own port and model flags).
+
+    With ``--model_config_file`` the server serves the versions and labels that file names (serving.rollout
+    writes it), re-read every poll; load retries as the local server's."""
     return [f"--enable_batching={str(serving.enable_batching).lower()}",
             f"--batching_parameters_file={CONTAINER_FOLDER}/{BATCHING_FILE.name}",
-            f"--monitoring_config_file={CONTAINER_FOLDER}/{MONITORING_FILE.name}"]
+            f"--monitoring_config_file={CONTAINER_FOLDER}/{MONITORING_FILE.name}",
+            f"--model_config_file={model_config_file}",
+            f"--model_config_file_poll_wait_seconds={max(1, round(serving.poll_seconds))}",
+            f"--max_num_load_retries={serving.max_num_load_retries}",
+            f"--load_retry_interval_micros={serving.load_retry_interval_micros}"]
 
 
 def render(serving: configs.ServingConfig) -> dict[Path, str]:

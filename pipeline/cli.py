@@ -39,8 +39,15 @@ def cmd_run(config: configs.Config, args: argparse.Namespace) -> None:
         print(f"pipeline: full log in {log_path} (--verbose streams it here)")
     with _libraries_to(None if verbose else log_path) as terminal:
         import local_runner
+        from models.layout import list_versions
+        before = set(list_versions(config.serving.model_base_path))
         seconds = local_runner.run(config)
         print(f"pipeline: finished in {seconds:.0f} s", file=terminal, flush=True)
+        for pushed in sorted(set(list_versions(config.serving.model_base_path)) - before):
+            from serving import rollout
+            labels = rollout.after_push(config.serving, pushed)
+            print(f"rollout ({config.serving.versions.rollout}): version labels {labels} in "
+                  f"{config.serving.model_config_path}", file=terminal, flush=True)
         _report(config, round(seconds, 1), terminal)
 
 
@@ -71,6 +78,8 @@ def _report(config: configs.Config, pipeline_seconds: float | None = None, out: 
     pipeline = config.pipeline
     document = run_report.report(pipeline.metadata_path, pipeline.output_dir, config.data.random_seed, pipeline_seconds)
     say = functools.partial(print, file=out or sys.stdout, flush=True)  # the closing lines reach the terminal
+    if document.serving_check:
+        say(f"serving check: {document.serving_check}")
     say(f"model blessed: {document.blessed}; pushed to: {document.pushed_model_dir or 'nothing pushed'}")
     if not document.blessed:
         say("the new model did not pass the Evaluator's thresholds (see the metrics summary); "
@@ -126,7 +135,10 @@ def cmd_predict(config: configs.Config, args: argparse.Namespace) -> None:
     if not question:
         raise ValueError("the question is empty")
     from reporting import explain
-    with _InProcess(config) if args.in_process else make_client(config, args.transport) as predictor:
+    if args.in_process and (args.label or args.version):
+        raise ValueError("--label and --version ask the model server; --in-process loads the newest pushed version")
+    with (_InProcess(config) if args.in_process
+          else make_client(config, args.transport, args.label, args.version)) as predictor:
         if args.explain:
             print(json.dumps(explain.as_dict(explain.explain(predictor, question))))
             return
@@ -155,11 +167,30 @@ class _InProcess:
                 for q, label, p in zip(questions, labels, probabilities, strict=True)]
 
 
-def make_client(config: configs.Config, transport: str = "grpc"):
+def make_client(config: configs.Config, transport: str = "grpc", label: str | None = None, version: int | None = None):
     from serving.client import ModelClient
     serving = config.serving
     return ModelClient(serving.host, serving.model_name, serving.grpc_port, serving.rest_port, transport=transport,
-                       timeout=serving.request_timeout_seconds)
+                       timeout=serving.request_timeout_seconds, label=label, version=version)
+
+
+def _change_labels(config: configs.Config, operation: str) -> None:
+    """promote / rollback: rewrite the model config file, checked against the versions the server has loaded."""
+    from serving import rollout
+    with make_client(config) as client:
+        loaded = rollout.loaded_versions(client.status())
+    before = rollout.current_labels(config.serving)
+    after = getattr(rollout, operation)(config.serving, loaded)
+    print(f"{operation}: version labels {before} -> {after} in {config.serving.model_config_path} "
+          f"(the server applies it within {config.serving.poll_seconds:g} s)")
+
+
+def cmd_promote(config: configs.Config, args: argparse.Namespace) -> None:
+    _change_labels(config, "promote")
+
+
+def cmd_rollback(config: configs.Config, args: argparse.Namespace) -> None:
+    _change_labels(config, "rollback")
 
 
 def cmd_serve(config: configs.Config, args: argparse.Namespace) -> None:
@@ -220,7 +251,14 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--in-process", action="store_true", help="load the pushed model here instead")
     predict.add_argument("--explain", action="store_true",
                          help="also each word's effect on P(Post) (leave-one-word-out: one request, or in-process)")
+    pinned = predict.add_mutually_exclusive_group()
+    pinned.add_argument("--label", help="ask for the version this label names (e.g. stable, canary)")
+    pinned.add_argument("--version", type=int, help="ask for this version")
     predict.set_defaults(func=cmd_predict)
+    commands.add_parser("promote", help="make the canary version stable (model config file; the server must be up)"
+                        ).set_defaults(func=cmd_promote)
+    commands.add_parser("rollback", help="put the previous stable version back (model config file)"
+                        ).set_defaults(func=cmd_rollback)
     commands.add_parser("serve", help="run the local TensorFlow-Serving-protocol model server").set_defaults(func=cmd_serve)
     commands.add_parser("app", help="run the Streamlit app").set_defaults(func=cmd_app)
     commands.add_parser("compile-kubeflow", help="compile the pipeline for Kubeflow Pipelines (YAML) and Vertex AI (JSON)"

@@ -2,8 +2,8 @@
 
 DataPreparation (raw CSV -> stratified splits) -> CsvExampleGen -> StatisticsGen -> SchemaGen
 -> ExampleValidator (+ AnomaliesGate) -> Transform -> Trainer (starting from PretrainedEmbeddings' word vectors)
--> Evaluator (against the latest blessed model) -> Pusher, and BatchScoring of the test split with the pushed
-(so blessed) model.
+-> Evaluator (against the latest blessed model) -> ServingCheck (the candidate, with its warm-up file, in a real
+model server) -> Pusher, and BatchScoring of the test split with the pushed (so blessed) model.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from components.anomalies_gate import AnomaliesGate
 from components.batch_scoring import BatchScoring
 from components.data_preparation import DataPreparation, SplitsExampleGen, settings_parameter
 from components.pretrained_embeddings import PretrainedEmbeddings
+from components.serving_check import ServingCheck
 from pipeline import tfx_api as tfx
 
 # The modules the Transform and Trainer code imports: their source is part of those components' cache key.
@@ -56,6 +57,8 @@ def arguments_from_config(config: Config) -> dict[str, Any]:
         "batch_size": config.batch_scoring.batch_size,
         "enable_cache": config.pipeline.enable_cache,
         "beam_pipeline_args": list(config.pipeline.beam_args),
+        "serving_check": {"model_name": config.serving.model_name, "warmup_requests": config.serving.warmup_requests,
+                          "max_load_seconds": float(config.serving.check_max_load_seconds)},
     }
 
 
@@ -112,6 +115,7 @@ def create_pipeline(
     metadata_connection_config: metadata_store_pb2.ConnectionConfig | None = None,
     beam_pipeline_args: list[str] | None = None,
     data_source_version: str = "",
+    serving_check: dict[str, Any] | None = None,
 ) -> tfx.dsl.Pipeline:
     """Build the TFX pipeline; runners (local, Kubeflow) only choose where it runs.
 
@@ -122,6 +126,7 @@ def create_pipeline(
     ``data_source`` is the raw CSV (path or URL, gs:// included); ``data_settings`` the data section as JSON
     (components.data_preparation.settings_parameter); ``data_source_version`` only keys the step's cache.
     ``batch_size`` (config.json's ``batch_scoring``): questions per model call in the batch-scoring step.
+    ``serving_check``: the ServingCheck's parameters (model_name, warmup_requests, max_load_seconds).
     """
     data_preparation = DataPreparation(source=data_source, settings=data_settings,
                                        source_version=data_source_version)
@@ -172,9 +177,16 @@ def create_pipeline(
         eval_config=eval_config(**eval_thresholds),
     )
 
-    pusher = tfx.components.Pusher(
+    serving_check_step = ServingCheck(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
+        examples=example_gen.outputs["examples"],
+        **(serving_check or {}),
+    )
+
+    pusher = tfx.components.Pusher(  # pushes the serving check's copy of the model: the one with the warm-up file
+        model_blessing=evaluator.outputs["blessing"],
+        infra_blessing=serving_check_step.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)),
     )
@@ -190,7 +202,7 @@ def create_pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
         components=[data_preparation, example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate, transform,
-                    pretrained_embeddings, trainer, model_resolver, evaluator, pusher, batch_scoring],
+                    pretrained_embeddings, trainer, model_resolver, evaluator, serving_check_step, pusher, batch_scoring],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args,

@@ -38,6 +38,7 @@ PRETRAINED_EMBEDDINGS = "PretrainedEmbeddings/embeddings"
 MODEL = "Trainer/model"
 EVALUATION = "Evaluator/evaluation"
 BLESSING = "Evaluator/blessing"
+SERVING_CHECK = "ServingCheck/blessing"
 PUSHED_MODEL = "Pusher/pushed_model"
 PREDICTIONS = "BatchScoring/predictions"
 
@@ -68,6 +69,15 @@ class PipelineRun:
         """The Evaluator's verdict; None when this run did not get that far."""
         blessing = self.artifacts.get(BLESSING)
         return None if blessing is None else blessing.custom_properties["blessed"].int_value == 1
+
+    @property
+    def serving_check(self) -> str | None:
+        """The serving check's one-line verdict (components.serving_check); None when this run did not get that far."""
+        blessing = self.artifacts.get(SERVING_CHECK)
+        if blessing is None:
+            return None
+        passed = blessing.custom_properties["blessed"].int_value == 1
+        return f"{'passed' if passed else 'NOT passed'}: {blessing.custom_properties['reason'].string_value}"
 
     @property
     def scored(self) -> bool:

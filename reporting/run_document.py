@@ -70,6 +70,7 @@ class RunDocument:
     check_set: CheckSetResult | None = None
     holdout_set: CheckSetResult | None = None  # hand-written, never used to choose
     pretrained_weights: str | None = None  # the packaged encoder the model's word vectors came from
+    serving_check: str | None = None  # the serving check's one-line verdict (components/serving_check.py)
     pipeline_seconds: float | None = None
     data_manifest: dict[str, Any] | None = None
     report: str | None = None  # the run's HTML evaluation report

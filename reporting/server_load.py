@@ -11,7 +11,7 @@ import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from serving.metric_names import BATCH_SIZE, REQUEST_COUNT, REQUEST_LATENCY
+from serving.metric_names import BATCH_SIZE, REQUEST_COUNT, REQUEST_LATENCY, VERSION_LATENCY
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +45,24 @@ def parse(text: str, model_name: str, taken_at: float | None = None) -> Snapshot
                 batches += sample.value
     return Snapshot(time.monotonic() if taken_at is None else taken_at, requests, tuple(sorted(latency.items())),
                     tuple(sorted(batch.items())), batch_rows, batches)
+
+
+def parse_versions(text: str, model_name: str, taken_at: float | None = None) -> dict[int, Snapshot]:
+    """Per served version: its answered requests and their latency histogram (VERSION_LATENCY), as Snapshots."""
+    counts: collections.Counter[int] = collections.Counter()
+    buckets: dict[int, collections.Counter[float]] = collections.defaultdict(collections.Counter)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.labels.get("model_name") != model_name or "version" not in sample.labels:
+                continue
+            version = int(sample.labels["version"])
+            if sample.name == VERSION_LATENCY + "_count":
+                counts[version] += sample.value
+            elif sample.name == VERSION_LATENCY + "_bucket":
+                buckets[version][float(sample.labels["le"])] += sample.value
+    taken_at = time.monotonic() if taken_at is None else taken_at
+    return {version: Snapshot(taken_at, counts[version], tuple(sorted(buckets[version].items())), (), 0.0, 0.0)
+            for version in sorted(counts)}
 
 
 def _delta(after: tuple[tuple[float, float], ...], before: tuple[tuple[float, float], ...] | None):

@@ -89,4 +89,5 @@ def document(run: PipelineRun, baseline: Baseline, test: pd.DataFrame) -> tuple[
         run_id=outputs.run_id, blessed=outputs.blessed, pushed_model_dir=outputs.pushed_model_dir,
         test_split=TestSplit(tfidf_logistic_regression=baseline_metrics, tfx_model=tfx_model),
         evaluator_eval_split=evaluator_result(outputs.evaluation_uri) if outputs.evaluation_uri else None,
-        check_set=check, holdout_set=holdout, pretrained_weights=outputs.pretrained_weights), predictions
+        check_set=check, holdout_set=holdout, pretrained_weights=outputs.pretrained_weights,
+        serving_check=run.serving_check), predictions

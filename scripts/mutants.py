@@ -27,10 +27,11 @@ MODULES: dict[str, list[str]] = {
     "dataprep/splits.py": ["tests/test_data_claims.py", "tests/test_data_preparation.py"],
     "common/config.py": ["tests/test_configs.py", "tests/test_config_claims.py"],
     "serving/client.py": ["tests/test_client_claims.py"],
-    "serving/pushed_models.py": ["tests/test_pushed_models.py"],
+    "models/layout.py": ["tests/test_model_versions.py"],
+    "models/pushed_models.py": ["tests/test_model_versions.py"],
 }
 # What the tests import or read, copied into each work folder (mutmut copies the source paths itself).
-SOURCES = ["features.py", "signatures.py", "dataprep", "pipeline", "serving", "components", "reporting"]
+SOURCES = ["features.py", "signatures.py", "common", "models", "dataprep", "pipeline", "serving", "components", "reporting"]
 ALSO_COPY = ["config.json", "data", "tests", "scripts"]
 KILLED = "killed"
 NOT_KILLED = ("survived", "timeout", "suspicious", "no_tests", "segfault")

@@ -101,13 +101,21 @@ class ModelClient:
     """Predict, metadata and status calls against one model on one server."""
 
     def __init__(self, host: str, model_name: str, grpc_port: int = 8500, rest_port: int = 8501,
-                 transport: str = "grpc", timeout: float = 10.0, retries: int = 3, backoff: float = 0.2):
+                 transport: str = "grpc", timeout: float = 10.0, retries: int = 3, backoff: float = 0.2,
+                 label: str | None = None, version: int | None = None):
+        """``label`` or ``version``: ask for that version (model_spec.version_label / version, REST's
+        /labels/<label> or /versions/<n>) instead of the newest the server has loaded."""
         if transport not in ("grpc", "rest"):
             raise ValueError(f"transport must be 'grpc' or 'rest', got {transport!r}")
+        if label and version is not None:
+            raise ValueError("ask for a label or a version, not both")
+        self.label, self.version = label or None, version
         self.host, self.model_name, self.transport = host, model_name, transport
         self.grpc_address = f"{host}:{grpc_port}"
         self.rest_port = rest_port
         self.rest_url = f"http://{host}:{rest_port}/v1/models/{model_name}"
+        self.rest_predict_url = self.rest_url + (f"/labels/{label}" if label else
+                                                 f"/versions/{version}" if version is not None else "") + ":predict"
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self._channel = grpc.insecure_channel(self.grpc_address)
         self._predict_stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
@@ -197,6 +205,10 @@ class ModelClient:
         request = predict_pb2.PredictRequest()
         request.model_spec.name = self.model_name
         request.model_spec.signature_name = signatures.SERVING_DEFAULT
+        if self.label:
+            request.model_spec.version_label = self.label
+        elif self.version is not None:
+            request.model_spec.version.value = self.version
         request.inputs[signatures.QUESTION_INPUT].CopyFrom(string_tensor(questions))
         response = self._predict_stub.Predict(request, timeout=self.timeout)
         probabilities = floats(response.outputs[PROBABILITY_OUTPUT])
@@ -205,7 +217,7 @@ class ModelClient:
 
     def _rest_predict(self, questions: list[str]) -> tuple[np.ndarray, list[str], None]:
         body = {"signature_name": signatures.SERVING_DEFAULT, "instances": questions}
-        response = self._session.post(f"{self.rest_url}:predict", json=body, timeout=self.timeout)
+        response = self._session.post(self.rest_predict_url, json=body, timeout=self.timeout)
         rows = self._rest_json(response)["predictions"]
         probabilities = np.array([r[PROBABILITY_OUTPUT] for r in rows])
         return probabilities, [r[LABEL_OUTPUT] for r in rows], None  # REST answers carry no version

@@ -67,14 +67,20 @@ def _version(spec) -> int | None:
     return spec.version.value if spec.HasField("version") else None
 
 
+def _label(spec) -> str | None:
+    return spec.version_label if spec.WhichOneof("version_choice") == "version_label" else None
+
+
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     def __init__(self, manager: ModelManager, runner: Runner, metrics: ServerMetrics):
         self.manager, self.runner, self.metrics = manager, runner, metrics
 
     def Predict(self, request: predict_pb2.PredictRequest, context: grpc.ServicerContext) -> predict_pb2.PredictResponse:  # noqa: N802
-        started, status = time.perf_counter(), "OK"
+        started, status, version = time.perf_counter(), "OK", None
         try:
-            return self._predict(request)
+            response = self._predict(request)
+            version = response.model_spec.version.value
+            return response
         except ServingError as error:
             status = error.code.name
             context.abort(error.code, str(error))
@@ -83,11 +89,11 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             status = "INTERNAL"
             context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}")
         finally:
-            self.metrics.request_done("predict", "GRPC", status, time.perf_counter() - started)
+            self.metrics.request_done("predict", "GRPC", status, time.perf_counter() - started, version)
 
     def _predict(self, request: predict_pb2.PredictRequest) -> predict_pb2.PredictResponse:
         spec = request.model_spec
-        model = self.manager.get(spec.name, _version(spec))
+        model = self.manager.get(spec.name, _version(spec), _label(spec))
         signature = model.signature(spec.signature_name)
         outputs = self.runner.run(signature, {key: to_array(value) for key, value in request.inputs.items()})
         response = predict_pb2.PredictResponse()
@@ -103,7 +109,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         try:
             if list(request.metadata_field) != ["signature_def"]:
                 raise invalid("metadata_field must be ['signature_def']")
-            model = self.manager.get(request.model_spec.name, _version(request.model_spec))
+            model = self.manager.get(request.model_spec.name, _version(request.model_spec), _label(request.model_spec))
         except ServingError as error:
             context.abort(error.code, str(error))
         response = get_model_metadata_pb2.GetModelMetadataResponse()

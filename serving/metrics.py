@@ -14,6 +14,9 @@ Served at ``GET /monitoring/prometheus/metrics`` on the REST port (TensorFlow Se
   request waited before its batch ran.
 - ``ppq_model_server_batch_queue_rows{model_name}``: rows waiting in the batching queue (TensorFlow Serving
   has no such gauge).
+- ``ppq_model_server_version_request_latency{model_name,version}``: histogram of answered predictions'
+  microseconds by the version that answered (its ``_count`` is the version's request count), for canaries.
+- ``ppq_model_server_model_config_errors_total{model_name}``: model config files that could not be applied.
 """
 
 from __future__ import annotations
@@ -21,10 +24,18 @@ from __future__ import annotations
 import collections
 import threading
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram, disable_created_metrics, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import Metric
 
-from serving.metric_names import BATCH_SIZE, QUEUE_ROWS, QUEUING_LATENCY, REQUEST_COUNT, REQUEST_LATENCY
+from serving.metric_names import (
+    BATCH_SIZE,
+    CONFIG_ERRORS,
+    QUEUE_ROWS,
+    QUEUING_LATENCY,
+    REQUEST_COUNT,
+    REQUEST_LATENCY,
+    VERSION_LATENCY,
+)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS_US = tuple(10 * 1.8 ** i for i in range(33))  # TensorFlow Serving's request_latency buckets
@@ -69,8 +80,18 @@ class ServerMetrics:
         self._queue_rows = Gauge(QUEUE_ROWS, "Rows waiting in the batching queue.", ["model_name"],
                                  registry=self.registry).labels(model_name)
         self._latency_cells: dict[tuple[str, str], object] = {}
+        self._version_latency = Histogram(VERSION_LATENCY, "Microseconds of answered predictions, by version.",
+                                          ["model_name", "version"], buckets=LATENCY_BUCKETS_US, registry=self.registry)
+        self._config_errors = Counter(CONFIG_ERRORS, "Model config files that could not be applied.", ["model_name"],
+                                      registry=self.registry).labels(model_name)
 
-    def request_done(self, api: str, entrypoint: str, status: str, seconds: float) -> None:
+    def config_error(self, message: str) -> None:
+        self._config_errors.inc()
+
+    def request_done(self, api: str, entrypoint: str, status: str, seconds: float, version: int | None = None) -> None:
+        """One request's outcome; ``version``: the version that answered it (None when it was refused)."""
+        if version is not None:
+            self._version_latency.labels(self.model_name, str(version)).observe(seconds * 1e6)
         self._counts.add(self.model_name, status)
         cell = self._latency_cells.get((api, entrypoint))
         if cell is None:

@@ -1,6 +1,6 @@
 """REST: TensorFlow Serving's JSON API, and its Prometheus endpoint.
 
-``POST /v1/models/<name>[/versions/<v>]:predict`` (row "instances" or columnar "inputs"),
+``POST /v1/models/<name>[/versions/<v> | /labels/<label>]:predict`` (row "instances" or columnar "inputs"),
 ``GET /v1/models/<name>[/versions/<v>]`` (status), ``GET /v1/models/<name>/metadata``,
 ``GET /monitoring/prometheus/metrics``. RestApi turns a request into (HTTP status, JSON); the
 handler class only reads and writes HTTP.
@@ -26,7 +26,7 @@ from serving.errors import MAX_REQUEST_BYTES, ServingError, invalid
 from serving.versions import ModelManager
 
 LOG = logging.getLogger("model-server")
-Route = tuple[str, int | None, str]  # model name, version, action ("" status, "metadata", "predict")
+Route = tuple[str, int | None, str | None, str]  # model name, version, label, action ("" status, "metadata", "predict")
 
 
 def route(path: str) -> Route:
@@ -35,16 +35,18 @@ def route(path: str) -> Route:
         raise ServingError(grpc.StatusCode.NOT_FOUND, f"unknown path {path}")
     rest, _, verb = path[len("/v1/models/"):].partition(":")
     parts = rest.strip("/").split("/")
-    name, version, suffix = parts[0], None, ""
+    name, version, label, suffix = parts[0], None, None, ""
     if len(parts) >= 3 and parts[1] == "versions":
         if not parts[2].isdigit():
             raise invalid(f"version must be a number, got {parts[2]!r}")
         version, parts = int(parts[2]), parts[:1] + parts[3:]
+    elif len(parts) >= 3 and parts[1] == "labels":
+        label, parts = parts[2], parts[:1] + parts[3:]
     if len(parts) == 2:
         suffix = parts[1]
     elif len(parts) > 2:
         raise ServingError(grpc.StatusCode.NOT_FOUND, f"unknown path {path}")
-    return name, version, verb or suffix
+    return name, version, label, verb or suffix
 
 
 def request_inputs(body: dict[str, Any], input_names: list[str]) -> dict[str, np.ndarray]:
@@ -96,23 +98,25 @@ class RestApi:
         self.manager, self.runner, self.metrics = manager, runner, server_metrics
 
     def get(self, path: str) -> tuple[int, dict[str, Any]]:
-        name, version, action = route(path)
+        name, version, label, action = route(path)
         if action == "":
+            if label:
+                version = self.manager.get(name, label=label).version
             return 200, {"model_version_status": [
                 {"version": str(e.version), "state": e.state.name,
                  "status": {"error_code": e.error_code.name, "error_message": e.error_message}}
                 for e in self.manager.status(name, version)]}
         if action == "metadata":
-            model = self.manager.get(name, version)
+            model = self.manager.get(name, version, label)
             sigs = {k: json_format.MessageToDict(v) for k, v in model.signature_defs.items()}
             return 200, {"model_spec": {"name": name, "signature_name": "", "version": str(model.version)},
                          "metadata": {"signature_def": {"signature_def": sigs}}}
         raise ServingError(grpc.StatusCode.NOT_FOUND, f"unknown path {path}")
 
     def predict(self, path: str, raw: bytes) -> tuple[int, dict[str, Any]]:
-        started, status = time.perf_counter(), "OK"
+        started, status, served = time.perf_counter(), "OK", []
         try:
-            return 200, self._predict(path, raw)
+            return 200, self._predict(path, raw, served)
         except ServingError as error:
             status = error.code.name
             raise
@@ -120,10 +124,12 @@ class RestApi:
             status = "INTERNAL"
             raise
         finally:
-            self.metrics.request_done("predict", "REST", status, time.perf_counter() - started)
+            self.metrics.request_done("predict", "REST", status, time.perf_counter() - started,
+                                      served[0] if served else None)
 
-    def _predict(self, path: str, raw: bytes) -> dict[str, Any]:
-        name, version, action = route(path)
+    def _predict(self, path: str, raw: bytes, served: list[int]) -> dict[str, Any]:
+        """The answer; ``served`` gets the version that answered (for the per-version metrics)."""
+        name, version, label, action = route(path)
         if action != "predict":
             raise ServingError(grpc.StatusCode.NOT_FOUND, f"unknown method {action!r} (only :predict)")
         try:
@@ -134,12 +140,13 @@ class RestApi:
             raise invalid("JSON Parse error: the body is nested too deeply") from exc
         if not isinstance(body, dict):
             raise invalid("the request body must be a JSON object")
-        model = self.manager.get(name, version)
+        model = self.manager.get(name, version, label)
         signature_name = body.get("signature_name") or ""
         if not isinstance(signature_name, str):
             raise invalid('"signature_name" must be a string')
         signature = model.signature(signature_name)
         outputs = self.runner.run(signature, request_inputs(body, sorted(signature.input_specs)))
+        served.append(model.version)
         columns = {k: _jsonable(v) for k, v in outputs.items()}
         if "inputs" in body:
             return {"outputs": columns}

@@ -3,7 +3,8 @@
 It is a stand-in for the ``tensorflow/serving`` container (see docker-compose.yml),
 not a replacement: the same client and app work unchanged against either. Its rooms:
 
-- versions.py: the served version, its signatures, hot reload (a failed load is never served);
+- versions.py: the served versions, their signatures and labels, hot reload with warm-up and load retries
+  (a failed load is never served); model_config.py: TensorFlow Serving's model config file;
 - batching.py: server-side batching with TensorFlow Serving's parameters (config.json serving.batching);
 - grpc_api.py: PredictionService and ModelService through tensorflow-serving-api's generated stubs;
 - rest_api.py: TensorFlow Serving's JSON API and ``/monitoring/prometheus/metrics``;
@@ -29,7 +30,7 @@ from serving.batching import Batcher, BatchingParameters, Unbatched
 from serving.errors import MAX_REQUEST_BYTES
 from serving.metrics import ServerMetrics
 from serving.rest_api import RestApi, RestServer
-from serving.versions import ModelManager
+from serving.versions import TF_SERVING_RETRIES, LoadRetries, ModelManager
 
 LOG = logging.getLogger("model-server")
 GRPC_WORKERS = 64  # request threads wait for their batch, so there must be more of them than concurrent callers
@@ -39,9 +40,11 @@ class ModelServer:
     """gRPC and REST front ends over one ModelManager, with batching unless ``batching`` is None."""
 
     def __init__(self, model_name: str, base_path: Path, host: str = "127.0.0.1", grpc_port: int = 8500,
-                 rest_port: int = 8501, poll_seconds: float = 2.0, batching: BatchingParameters | None = None):
-        self.manager = ModelManager(model_name, base_path, poll_seconds)
+                 rest_port: int = 8501, poll_seconds: float = 2.0, batching: BatchingParameters | None = None,
+                 retries: LoadRetries = TF_SERVING_RETRIES, model_config_file: Path | None = None):
         self.metrics = ServerMetrics(model_name)
+        self.manager = ModelManager(model_name, base_path, poll_seconds, retries, model_config_file,
+                                    self.metrics.config_error)
         self.runner = Batcher(batching, self.metrics) if batching else Unbatched()
         self.grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=GRPC_WORKERS, thread_name_prefix="grpc"),
                                 options=[("grpc.max_receive_message_length", MAX_REQUEST_BYTES)])
@@ -56,7 +59,9 @@ class ModelServer:
     @classmethod
     def from_config(cls, serving: configs.ServingConfig) -> ModelServer:
         return cls(serving.model_name, serving.model_base_path, serving.host, serving.grpc_port, serving.rest_port,
-                   serving.poll_seconds, serving.batching if serving.enable_batching else None)
+                   serving.poll_seconds, serving.batching if serving.enable_batching else None,
+                   LoadRetries(serving.max_num_load_retries, serving.load_retry_interval_micros / 1e6),
+                   serving.model_config_path)
 
     def start(self) -> None:
         self.manager.start()

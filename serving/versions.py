@@ -1,7 +1,10 @@
-"""Model versions: the one being served, its signatures, and hot reload of newer ones.
+"""Model versions: the ones being served, their signatures and labels, and hot reload.
 
-Like TensorFlow Serving: the highest version under the base path is served, a newer one is loaded
-without a restart, and a version that fails to load is never served (the old one stays).
+Like TensorFlow Serving: without a model config file the highest version under the base path is
+served; with one (serving.model_config), the versions its policy names, with its version labels. A new
+version is loaded without a restart and replays its warm-up records (serving.warmup) before it is
+AVAILABLE; a load that fails is tried again ``max_num_load_retries`` times, ``load_retry_interval``
+apart, and a version that never loads is never served (what was served stays).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import dataclasses
 import enum
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +24,8 @@ from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 from tensorflow_serving.apis import get_model_status_pb2
 
 import signatures
-from models import pushed_models
+from models import layout, pushed_models
+from serving import model_config, warmup
 from serving.errors import MAX_BATCH, ServingError, invalid
 
 LOG = logging.getLogger("model-server")
@@ -28,6 +33,7 @@ LOG = logging.getLogger("model-server")
 
 class VersionState(enum.IntEnum):
     """TensorFlow Serving's ModelVersionStatus.State values that this server reports."""
+    LOADING = get_model_status_pb2.ModelVersionStatus.LOADING
     AVAILABLE = get_model_status_pb2.ModelVersionStatus.AVAILABLE
     END = get_model_status_pb2.ModelVersionStatus.END
 
@@ -102,8 +108,17 @@ class ServedModel:
         self.signatures = {name: _signature(name, saved_model.signatures[name], self.signature_defs[name])
                            for name in self.signature_defs}
         self._saved_model = saved_model  # keeps the functions' variables alive
-        if signatures.SERVING_DEFAULT in self.signatures:  # trace and initialise tables before taking traffic
-            self.signature("")({signatures.QUESTION_INPUT: np.array([b"warm up"], dtype=object)})
+        self.warmup(path)
+
+    def warmup(self, path: Path) -> None:
+        """Replay the version's warm-up records, as TensorFlow Serving does before AVAILABLE; any failure fails the load."""
+        for index, request in enumerate(warmup.read(path)):
+            try:
+                signature, inputs = self.signature(request.model_spec.signature_name), warmup.request_inputs(request)
+                signature.check(inputs)
+                signature(inputs)
+            except ServingError as exc:
+                raise warmup.WarmupError(f"warm-up request {index + 1} failed: {exc}") from exc
 
     def signature(self, name: str) -> Signature:
         """The named signature (serving_default when empty); INVALID_ARGUMENT names the ones there are."""
@@ -115,16 +130,48 @@ class ServedModel:
                           f"(available: {sorted(self.signatures)})") from None
 
 
-class ModelManager:
-    """Serves the highest loadable version under the base path and watches for newer ones."""
+@dataclasses.dataclass(frozen=True)
+class LoadRetries:
+    """TensorFlow Serving's --max_num_load_retries and --load_retry_interval_micros (its defaults: 5, 60 s)."""
+    max_retries: int = 5
+    interval_seconds: float = 60.0
 
-    def __init__(self, model_name: str, base_path: Path, poll_seconds: float):
+
+TF_SERVING_RETRIES = LoadRetries()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Served:
+    """What requests see, swapped as a whole: the loaded versions and the labels naming them."""
+    loaded: dict[int, ServedModel]
+    labels: dict[str, int]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Retry:
+    failures: int
+    next_try: float
+    error: str
+
+
+class ModelManager:
+    """Serves the versions the policy names (the highest one without a model config file), and watches for changes."""
+
+    def __init__(self, model_name: str, base_path: Path, poll_seconds: float, retries: LoadRetries = TF_SERVING_RETRIES,
+                 model_config_file: Path | None = None, on_config_error: Callable[[str], None] | None = None):
         self.model_name = model_name
-        self.base_path = base_path
+        self.base_path = base_path  # the model config file's base_path replaces it
         self.poll_seconds = poll_seconds
-        self.current: ServedModel | None = None
-        self.failed: dict[int, str] = {}  # version -> load error; retried only when its saved_model.pb changes
-        self._failed_stamp: dict[int, tuple[int, int]] = {}
+        self.retries = retries
+        self.model_config_file = model_config_file
+        self._on_config_error = on_config_error or (lambda message: None)
+        self._config_stamp: tuple[int, int, int] | None = None
+        self._entry: model_config.ModelEntry | None = None
+        self._label_problem = ""
+        self._served = _Served({}, {})
+        self.failed: dict[int, str] = {}  # version -> load error, after the last retry (END, never tried again)
+        self._retry: dict[int, _Retry] = {}
+        self._lock = threading.Lock()  # one refresh at a time
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="version-watcher", daemon=True)
 
@@ -135,34 +182,117 @@ class ModelManager:
     def stop(self) -> None:
         self._stop.set()
 
-    def _stamp(self, version: int) -> tuple[int, int]:
-        stat = (self.base_path / str(version) / "saved_model.pb").stat()
-        return stat.st_mtime_ns, stat.st_size
+    @property
+    def current(self) -> ServedModel | None:
+        """The version a request without version or label gets: the highest loaded one (TensorFlow Serving's Latest)."""
+        loaded = self._served.loaded
+        return loaded[max(loaded)] if loaded else None
+
+    @property
+    def labels(self) -> dict[str, int]:
+        return dict(self._served.labels)
+
+    @property
+    def loaded_versions(self) -> list[int]:
+        return sorted(self._served.loaded)
+
+    # ------------------------------------------------------------------ reload
+
+    def _read_model_config(self) -> None:
+        """Take a changed model config file; one that cannot be used leaves the previous one in force."""
+        path = self.model_config_file
+        if path is None:
+            return
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return
+        stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if stamp == self._config_stamp:
+            return
+        self._config_stamp = stamp
+        try:
+            entry = model_config.read(path, self.model_name)
+        except model_config.ModelConfigError as exc:
+            message = f"model config file {path} not applied, keeping the previous one: {exc}"
+            LOG.error("%s", message)
+            self._on_config_error(message)
+            return
+        self._entry, self.base_path = entry, entry.base_path
+        LOG.info("model config file %s: policy %s, labels %s", path, entry.policy, entry.labels)
+
+    def _try_load(self, version: int, now: float) -> ServedModel | None:
+        retry = self._retry.get(version)
+        if retry and now < retry.next_try:
+            return None
+        LOG.info("loading %s version %d", self.model_name, version)
+        try:
+            served = ServedModel(version, self.base_path / str(version))
+        except Exception as exc:  # noqa: BLE001 - any load failure must leave what is served serving
+            failures, error = (retry.failures if retry else 0) + 1, f"{type(exc).__name__}: {exc}"
+            if failures > self.retries.max_retries:
+                self._retry.pop(version, None)
+                self.failed[version] = error
+                LOG.error("version %d failed to load (%d tries), giving up: %s", version, failures, error)
+            else:
+                self._retry[version] = _Retry(failures, now + self.retries.interval_seconds, error)
+                LOG.warning("version %d failed to load (try %d of %d), trying again in %g s: %s", version, failures,
+                            self.retries.max_retries + 1, self.retries.interval_seconds, error)
+            return None
+        self._retry.pop(version, None)
+        return served
+
+    def _labels(self, loaded: dict[int, ServedModel]) -> dict[str, int]:
+        """The file's labels, each applied once its version is loaded; until then it keeps its old version, if any.
+
+        Label by label (TensorFlow Serving refuses the whole map), so a canary that cannot load never takes
+        the stable label down with it. What is not applied yet is logged once.
+        """
+        wanted = self._entry.labels if self._entry else {}
+        labels = {label: v for label, v in wanted.items() if v in loaded}
+        missing = {label: v for label, v in wanted.items() if v not in loaded}
+        for label in missing:
+            if self._served.labels.get(label) in loaded:
+                labels[label] = self._served.labels[label]
+        problem = ", ".join(f"{label!r} names version {v}, which is not loaded" for label, v in sorted(missing.items()))
+        if problem and problem != self._label_problem:
+            LOG.warning("version labels not applied yet: %s", problem)
+        self._label_problem = problem
+        return labels
 
     def refresh(self) -> None:
-        """Load the newest version not yet tried; on failure keep what is served.
+        """Apply the model config file, load the versions the policy wants, then drop the ones it no longer does.
 
-        A version that failed is tried again once its saved_model.pb changes (e.g. a copy that was
-        caught half-way has completed), as TensorFlow Serving retries failed loads.
+        Old versions go only once every wanted version is loaded or given up, and one is loaded, so a
+        version being copied in (and retried) never leaves the model without a served version.
         """
-        versions = pushed_models.list_versions(self.base_path)
-        for version in [v for v in self.failed if v in versions and self._stamp(v) != self._failed_stamp.get(v)]:
-            del self.failed[version]
-        candidates = [v for v in versions if v not in self.failed]
-        newest = candidates[-1] if candidates else None
-        if newest is None or (self.current and newest <= self.current.version):
-            return
-        LOG.info("loading %s version %d", self.model_name, newest)
-        try:
-            served = ServedModel(newest, self.base_path / str(newest))
-        except Exception as exc:  # noqa: BLE001 - any load failure must leave the old version serving
-            self.failed[newest] = f"{type(exc).__name__}: {exc}"
-            self._failed_stamp[newest] = self._stamp(newest)
-            LOG.error("version %d failed to load, still serving %s: %s", newest,
-                      self.current.version if self.current else "nothing", exc)
-            return
-        self.current = served  # requests already holding the old version finish on it
-        LOG.info("serving %s version %d", self.model_name, newest)
+        with self._lock:
+            self._read_model_config()
+            while self._refresh_once():  # a version given up on may let "latest" fall back to an older one
+                pass
+
+    def _refresh_once(self) -> bool:
+        """One pass; True when a version was given up on in it (so the wanted set changed)."""
+        on_disk = layout.list_versions(self.base_path)
+        policy = self._entry.policy if self._entry else model_config.VersionPolicy()
+        failed_before = len(self.failed)
+        wanted = policy.choose([v for v in on_disk if v not in self.failed])  # "latest" skips failed versions
+        loaded, now = dict(self._served.loaded), time.monotonic()
+        for version in sorted(wanted - set(loaded), reverse=True):
+            served = self._try_load(version, now)
+            if served is not None:
+                loaded[version] = served
+                self._served = _Served(dict(loaded), self._served.labels)  # serve each as soon as it is ready
+                LOG.info("serving %s version %d", self.model_name, version)
+        if len(self.failed) > failed_before:
+            return True
+        labels = self._labels(loaded)
+        if not (wanted - set(loaded)) and wanted & set(loaded):  # every wanted version is in: drop the others
+            for version in set(loaded) - wanted - set(labels.values()):
+                del loaded[version]
+                LOG.info("unloaded %s version %d", self.model_name, version)
+        self._served = _Served(loaded, labels)
+        return False
 
     def _watch(self) -> None:
         while not self._stop.wait(self.poll_seconds):
@@ -171,27 +301,36 @@ class ModelManager:
             except OSError as exc:  # the folder vanished or changed mid-scan; keep serving, look again next time
                 LOG.warning("could not scan %s: %s", self.base_path, exc)
 
-    def get(self, name: str, version: int | None = None) -> ServedModel:
+    # ------------------------------------------------------------------ requests
+
+    def get(self, name: str, version: int | None = None, label: str | None = None) -> ServedModel:
+        """The version a request names (by number or label), else the highest loaded; TensorFlow Serving's errors."""
         if name != self.model_name:
             raise ServingError(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Latest({name})")
-        current = self.current
-        if current is None:  # TensorFlow Serving's answer too; the message adds why
+        served = self._served
+        if label:
+            if label not in served.labels:
+                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"Unrecognized servable version label: {label}")
+            version = served.labels[label]
+        if version is not None:
+            if version not in served.loaded:
+                raise ServingError(grpc.StatusCode.NOT_FOUND,
+                                   f"Servable not found for request: Specific({name}, {version})")
+            return served.loaded[version]
+        if not served.loaded:  # TensorFlow Serving's answer too; the message adds why
             raise ServingError(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Latest({name}): no version "
                                                           f"is loaded (base path {self.base_path}; run the pipeline)")
-        if version is not None and version != current.version:
-            raise ServingError(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Specific({name}, {version})")
-        return current
+        return served.loaded[max(served.loaded)]
 
     def status(self, name: str, version: int | None = None) -> list[VersionStatus]:
-        """TensorFlow Serving's model_version_status entries: the served version, then failed ones."""
+        """TensorFlow Serving's model_version_status entries: loaded versions, ones being retried, failed ones."""
         if name != self.model_name:
             raise ServingError(grpc.StatusCode.NOT_FOUND, f"Could not find any versions of model {name}")
-        entries, current = [], self.current
-        if current and version in (None, current.version):
-            entries.append(VersionStatus(current.version, VersionState.AVAILABLE))
-        for failed_version, error in sorted(self.failed.items()):
-            if version in (None, failed_version):
-                entries.append(VersionStatus(failed_version, VersionState.END, grpc.StatusCode.UNKNOWN, error))
+        entries = [VersionStatus(v, VersionState.AVAILABLE) for v in sorted(self._served.loaded)]
+        entries += [VersionStatus(v, VersionState.LOADING, grpc.StatusCode.UNKNOWN, r.error)
+                    for v, r in sorted(self._retry.items())]
+        entries += [VersionStatus(v, VersionState.END, grpc.StatusCode.UNKNOWN, e) for v, e in sorted(self.failed.items())]
+        entries = [e for e in entries if version in (None, e.version)]
         if not entries:
             which = f"version {version}" if version is not None else "any version"
             raise ServingError(grpc.StatusCode.NOT_FOUND, f"Could not find {which} of model {name}")

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from common import config as configs
-from models.pushed_models import list_versions, remove_incomplete_versions
+from models.layout import list_versions, remove_incomplete_versions
 from reporting import summary
 from serving.server import ModelServer
 from tests.helpers import ROOT, SMALL_OVERRIDES, write_config

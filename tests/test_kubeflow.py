@@ -21,10 +21,10 @@ KFP_PYTHON = Path(sys.prefix) / "kfp" / "bin" / "python"
 IMAGE = "registry.example/ppq-tfx:test"
 TFX_EXECUTOR_RUNNER = ["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
 CONTAINER_COMPONENTS = {"DataPreparation", "CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
-                        "AnomaliesGate", "Transform", "PretrainedEmbeddings", "Trainer", "Evaluator", "Pusher",
-                        "BatchScoring"}
+                        "AnomaliesGate", "Transform", "PretrainedEmbeddings", "Trainer", "Evaluator", "ServingCheck",
+                        "Pusher", "BatchScoring"}
 LOCAL_COMPONENTS = {"CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomaliesGate", "Transform",
-                    "Trainer", "Evaluator", "Pusher", "BatchScoring"}
+                    "Trainer", "Evaluator", "ServingCheck", "Pusher", "BatchScoring"}
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +80,10 @@ def test_pipeline_starts_from_the_raw_csv_on_cluster_storage_and_pushes_to_servi
     assert push["filesystem"]["base_directory"] == f"{config.kubeflow.serving_dir}/{config.serving.model_name}"
     assert "preprocessing.preprocessing_fn" in constant(tasks["Transform"], "preprocessing_fn")
     assert "trainer.run_fn" in constant(tasks["Trainer"], "run_fn")
+    # The Pusher pushes what the serving check blessed (its copy carries the warm-up file), after the Evaluator.
+    assert set(tasks["Pusher"]["dependencies"]) == {"Evaluator", "ServingCheck"}
+    assert set(tasks["ServingCheck"]["dependencies"]) == {"CsvExampleGen", "Evaluator", "Trainer"}
+    assert int(constant(tasks["ServingCheck"], "warmup_requests")) == config.serving.warmup_requests
 
 
 def test_vertex_ai_sdk_builds_a_pipeline_job_from_the_json(compiled):

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 import signatures
+from models import layout
 from models import pushed_models as mv
 
 
@@ -39,8 +40,8 @@ def test_list_versions_keeps_only_positive_numeric_folders_with_a_saved_model(tm
         (tmp_path / name / "saved_model.pb").write_bytes(b"")
     (tmp_path / "11").mkdir()  # no saved_model.pb (a push in progress)
     (tmp_path / "12").write_text("a file, not a folder")
-    assert mv.list_versions(tmp_path) == [3, 7, 10]
-    assert mv.list_versions(tmp_path / "missing") == []
+    assert layout.list_versions(tmp_path) == [3, 7, 10]
+    assert layout.list_versions(tmp_path / "missing") == []
 
 
 def test_remove_incomplete_versions_deletes_only_numeric_folders_missing_a_file(tmp_path, saved_model):
@@ -51,18 +52,18 @@ def test_remove_incomplete_versions_deletes_only_numeric_folders_missing_a_file(
     (tmp_path / "3" / "saved_model.pb").write_bytes(b"")  # no variables index
     (tmp_path / "notes").mkdir()  # not a version folder: left alone
     (tmp_path / "4").write_text("a file named like a version")
-    removed = mv.remove_incomplete_versions(tmp_path)
+    removed = layout.remove_incomplete_versions(tmp_path)
     assert removed == [tmp_path / "2", tmp_path / "3"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["1", "4", "notes"]
-    assert mv.remove_incomplete_versions(tmp_path / "missing") == []
+    assert layout.remove_incomplete_versions(tmp_path / "missing") == []
 
 
 def test_latest_version_is_the_highest_and_none_is_a_named_error(tmp_path, saved_model):
-    with pytest.raises(mv.ModelNotFoundError, match=f"no model version under {tmp_path}"):
-        mv.latest_version(tmp_path)
+    with pytest.raises(layout.ModelNotFoundError, match=f"no model version under {tmp_path}"):
+        layout.latest_version(tmp_path)
     complete_version(tmp_path, 2, saved_model)
     complete_version(tmp_path, 9, saved_model)
-    assert mv.latest_version(tmp_path) == 9
+    assert layout.latest_version(tmp_path) == 9
 
 
 def test_loaded_model_predicts_through_serving_default(tmp_path, saved_model):

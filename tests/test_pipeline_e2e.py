@@ -19,14 +19,15 @@ import features
 import signatures
 from components import batch_scoring
 from dataprep import splits
-from models.pushed_models import LoadedModel, list_versions
+from models.layout import list_versions
+from models.pushed_models import LoadedModel
 from pipeline import cli
 from reporting import summary
 
 EXPECTED_OUTPUTS = [
     "DataPreparation/prepared", "CsvExampleGen/examples", "StatisticsGen/statistics", "SchemaGen/schema",
     "ExampleValidator/anomalies", "Transform/transform_graph", "Transform/transformed_examples", "Trainer/model",
-    "Evaluator/evaluation", "Evaluator/blessing", "Pusher/pushed_model", "BatchScoring/predictions",
+    "Evaluator/evaluation", "Evaluator/blessing", "ServingCheck/blessing", "Pusher/pushed_model", "BatchScoring/predictions",
 ]
 
 
@@ -46,7 +47,7 @@ def test_every_component_ran_and_wrote_its_artifacts(pipeline_run):
     connection.sqlite.filename_uri = str(pipeline_run["config"].pipeline.metadata_path)
     executions = metadata_store.MetadataStore(connection).get_executions()
     states = Counter(metadata_store_pb2.Execution.State.Name(e.last_known_state) for e in executions)
-    assert set(states) <= {"COMPLETE", "CACHED"} and sum(states.values()) >= 12, states
+    assert set(states) <= {"COMPLETE", "CACHED"} and sum(states.values()) >= 13, states
 
 
 def test_model_is_blessed_and_pushed_in_tf_serving_layout(pipeline_run):

@@ -15,7 +15,7 @@ from tests.helpers import ROOT
 # baseline model the first run did not have, so those run again.
 CACHED = ["DataPreparation", "CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomaliesGate",
           "Transform", "PretrainedEmbeddings", "Trainer"]
-RERUN = ["latest_blessed_model_resolver", "Evaluator", "Pusher", "BatchScoring"]
+RERUN = ["latest_blessed_model_resolver", "Evaluator", "ServingCheck", "Pusher", "BatchScoring"]
 
 
 def test_a_rerun_prints_one_line_per_component_and_logs_the_rest(pipeline_run, small_config_path, tmp_path):

@@ -13,7 +13,7 @@ import pytest
 from tensorflow.core.protobuf import saved_model_pb2
 
 from deploy import saved_model_ops
-from models.pushed_models import latest_version
+from models.layout import latest_version
 from tests.helpers import ROOT
 
 

@@ -29,7 +29,8 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 import signatures
 from common import config as configs
-from models.pushed_models import LoadedModel, list_versions
+from models.layout import list_versions
+from models.pushed_models import LoadedModel
 from serving import client as client_module
 from serving.client import ModelClient, ServingClientError
 from tests.helpers import ROOT, SMALL_OVERRIDES, free_port, scrape, start_server, stop_server, write_config
@@ -40,7 +41,8 @@ MAX_REQUEST_BYTES = 4 * 1024 * 1024  # the documented request limit (gRPC's defa
 def own_config(tmp: Path, model_dir: Path, poll_seconds: float = 2.0) -> configs.Config:
     path = write_config(tmp, {**SMALL_OVERRIDES, "serving": {
         "model_dir": str(model_dir), "grpc_port": free_port(), "rest_port": free_port(),
-        "poll_seconds": poll_seconds, "request_timeout_seconds": 10.0}})
+        "poll_seconds": poll_seconds, "request_timeout_seconds": 10.0,
+        "max_num_load_retries": 0}})  # a broken version is END at once (TF Serving's --max_num_load_retries=0)
     return configs.load(path, environ={})
 
 
