@@ -97,7 +97,8 @@ class ModelClient:
     """Predict, metadata and status calls against one model on one server."""
 
     def __init__(self, host: str, model_name: str, grpc_port: int = 8500, rest_port: int = 8501,
-                 transport: str = "grpc", timeout: float = 10.0, retries: int = 3, backoff: float = 0.2):
+                 transport: str = "grpc", timeout: float = 10.0, retries: int = 3, backoff: float = 0.2,
+                 request_log: Any = None):
         if transport not in ("grpc", "rest"):
             raise ValueError(f"transport must be 'grpc' or 'rest', got {transport!r}")
         self.host, self.model_name, self.transport = host, model_name, transport
@@ -105,6 +106,7 @@ class ModelClient:
         self.rest_port = rest_port
         self.rest_url = f"http://{host}:{rest_port}/v1/models/{model_name}"
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
+        self.request_log = request_log  # a serving.request_log.RequestLogger where the server cannot log (client_side)
         self._channel = grpc.insecure_channel(self.grpc_address)
         self._predict_stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         self._model_stub = model_service_pb2_grpc.ModelServiceStub(self._channel)
@@ -195,6 +197,8 @@ class ModelClient:
         request.model_spec.signature_name = signatures.SERVING_DEFAULT
         request.inputs[signatures.QUESTION_INPUT].CopyFrom(string_tensor(questions))
         response = self._predict_stub.Predict(request, timeout=self.timeout)
+        if self.request_log is not None:
+            self.request_log.log(request, response)
         probabilities = floats(response.outputs[signatures.PROBABILITY_OUTPUT])
         labels = [v.decode("utf-8") for v in response.outputs[signatures.LABEL_OUTPUT].string_val]
         return probabilities, labels, response.model_spec.version.value

@@ -27,6 +27,7 @@ from tensorflow_serving.apis import (
 from serving.batching import Runner
 from serving.errors import ServingError, invalid
 from serving.metrics import ServerMetrics
+from serving.request_log import RequestLogger
 from serving.versions import ModelManager
 
 LOG = logging.getLogger("model-server")
@@ -68,13 +69,17 @@ def _version(spec) -> int | None:
 
 
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, manager: ModelManager, runner: Runner, metrics: ServerMetrics):
-        self.manager, self.runner, self.metrics = manager, runner, metrics
+    def __init__(self, manager: ModelManager, runner: Runner, metrics: ServerMetrics,
+                 request_log: RequestLogger | None = None):
+        self.manager, self.runner, self.metrics, self.request_log = manager, runner, metrics, request_log
 
     def Predict(self, request: predict_pb2.PredictRequest, context: grpc.ServicerContext) -> predict_pb2.PredictResponse:  # noqa: N802
         started, status = time.perf_counter(), "OK"
         try:
-            return self._predict(request)
+            response = self._predict(request)
+            if self.request_log is not None:
+                self.request_log.log(request, response)
+            return response
         except ServingError as error:
             status = error.code.name
             context.abort(error.code, str(error))
@@ -135,8 +140,9 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
         return response
 
 
-def add_services(server: grpc.Server, manager: ModelManager, runner: Runner, metrics: ServerMetrics) -> None:
+def add_services(server: grpc.Server, manager: ModelManager, runner: Runner, metrics: ServerMetrics,
+                 request_log: RequestLogger | None = None) -> None:
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-        PredictionServicer(manager, runner, metrics), server)
+        PredictionServicer(manager, runner, metrics, request_log), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(manager), server)
 

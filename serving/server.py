@@ -8,6 +8,7 @@ not a replacement: the same client and app work unchanged against either. Its ro
 - grpc_api.py: PredictionService and ModelService through tensorflow-serving-api's generated stubs;
 - rest_api.py: TensorFlow Serving's JSON API and ``/monitoring/prometheus/metrics``;
 - metrics.py: the Prometheus metrics; errors.py: request limits and error statuses;
+- request_log.py: the sampled request log (PredictionLog records in TFRecord files, config.json serving.logging);
 - this module: the process's ports, start, and a graceful stop on SIGTERM/SIGINT.
 
 Binds to 127.0.0.1 unless told otherwise. Run: ``./run.sh serve`` (ports and paths from config.json).
@@ -28,6 +29,7 @@ from serving import grpc_api
 from serving.batching import Batcher, BatchingParameters, Unbatched
 from serving.errors import MAX_REQUEST_BYTES
 from serving.metrics import ServerMetrics
+from serving.request_log import RequestLogger
 from serving.rest_api import RestApi, RestServer
 from serving.versions import ModelManager
 
@@ -39,13 +41,15 @@ class ModelServer:
     """gRPC and REST front ends over one ModelManager, with batching unless ``batching`` is None."""
 
     def __init__(self, model_name: str, base_path: Path, host: str = "127.0.0.1", grpc_port: int = 8500,
-                 rest_port: int = 8501, poll_seconds: float = 2.0, batching: BatchingParameters | None = None):
+                 rest_port: int = 8501, poll_seconds: float = 2.0, batching: BatchingParameters | None = None,
+                 request_log: configs.RequestLogConfig | None = None):
         self.manager = ModelManager(model_name, base_path, poll_seconds)
         self.metrics = ServerMetrics(model_name)
         self.runner = Batcher(batching, self.metrics) if batching else Unbatched()
+        self.request_log = RequestLogger(request_log, model_name, self.metrics.registry) if request_log else None
         self.grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=GRPC_WORKERS, thread_name_prefix="grpc"),
                                 options=[("grpc.max_receive_message_length", MAX_REQUEST_BYTES)])
-        grpc_api.add_services(self.grpc, self.manager, self.runner, self.metrics)
+        grpc_api.add_services(self.grpc, self.manager, self.runner, self.metrics, self.request_log)
         self.grpc_port = self.grpc.add_insecure_port(f"{host}:{grpc_port}")
         if self.grpc_port == 0:
             raise OSError(f"cannot bind gRPC to {host}:{grpc_port} (port in use?)")
@@ -56,7 +60,8 @@ class ModelServer:
     @classmethod
     def from_config(cls, serving: configs.ServingConfig) -> ModelServer:
         return cls(serving.model_name, serving.model_base_path, serving.host, serving.grpc_port, serving.rest_port,
-                   serving.poll_seconds, serving.batching if serving.enable_batching else None)
+                   serving.poll_seconds, serving.batching if serving.enable_batching else None,
+                   serving.logging if serving.logging.sampling_rate > 0 and not serving.logging.client_side else None)
 
     def start(self) -> None:
         self.manager.start()
@@ -73,6 +78,8 @@ class ModelServer:
         self.rest.in_flight.wait_idle(grace)
         grpc_stopped.wait()
         self.rest.server_close()
+        if self.request_log is not None:  # after the last answer: flush and close the open log file
+            self.request_log.close()
 
 
 def serve_forever(server: ModelServer) -> None:
