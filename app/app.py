@@ -17,10 +17,12 @@ import streamlit as st
 
 import features
 from dataprep import splits
+from monitoring import feedback
 from pipeline import configs
 from reporting import evaluation_file, explain
 from serving import metrics
-from serving.client import ModelClient, ServingClientError
+from serving.client import ModelClient, Prediction, ServingClientError
+from serving.request_log import RequestLogger
 
 BATCH_CHUNK = 256
 CHART_METRICS = ("auc", "binary_accuracy", "precision", "recall")
@@ -30,6 +32,25 @@ CHART_METRICS = ("auc", "binary_accuracy", "precision", "recall")
 def get_client(host: str, model_name: str, grpc_port: int, rest_port: int, timeout: float) -> ModelClient:
     return ModelClient(host, model_name, grpc_port=grpc_port, rest_port=rest_port, transport="grpc", timeout=timeout,
                        retries=1)
+
+
+@st.cache_resource
+def get_request_log(key: str, _config: configs.RequestLogConfig, model_name: str) -> RequestLogger:
+    """The client-side request log, for a TensorFlow Serving that cannot log (serving.logging.client_side)."""
+    return RequestLogger(_config, model_name)
+
+
+def correction_buttons(prediction: Prediction, feedback_file: Path, key: str) -> None:
+    """Right / Wrong: the person's verdict goes to the corrections file that the next pipeline run trains on."""
+    def mark(right: bool) -> None:
+        label = feedback.corrected_label(prediction.label, right)
+        added = feedback.record(feedback_file, prediction.question, label, prediction.model_version)
+        st.session_state["correction_note"] = (f"Thanks: recorded as {label} for the next training run." if added
+                                               else f"Already recorded as {label}.")
+    st.write("Was this answer right?")
+    right, wrong = st.columns(2)
+    right.button("Right", key=f"{key}-right", on_click=mark, args=(True,))
+    wrong.button("Wrong", key=f"{key}-wrong", on_click=mark, args=(False,))
 
 
 def show_error(error: ServingClientError, client: ModelClient) -> None:
@@ -76,7 +97,9 @@ def server_load(client: ModelClient) -> None:
     st.sidebar.caption(f"Load {since}: {rate}, {p50}")
 
 
-def ask_tab(client: ModelClient) -> None:
+def ask_tab(client: ModelClient, feedback_file: Path) -> None:
+    if note := st.session_state.pop("correction_note", None):
+        st.success(note)
     question = st.text_area("Customer question", placeholder="e.g. Does this blender come with a travel cup?",
                             key="question")
     if not st.button("Predict", type="primary", key="predict"):
@@ -97,6 +120,7 @@ def ask_tab(client: ModelClient) -> None:
     st.metric("P(Post)", f"{prediction.probability_post:.3f}")
     st.progress(prediction.confidence, text=f"confidence {prediction.confidence:.0%}")
     st.caption(f"model version {prediction.model_version}")
+    correction_buttons(prediction, feedback_file, "ask-correction")
     explanation_view(client, question)
 
 
@@ -114,7 +138,7 @@ def explanation_view(client: ModelClient, question: str) -> None:
     st.caption(f"{explain.LEGEND} Strongest: {strongest or 'none (a one-word question)'}.")
 
 
-def batch_tab(client: ModelClient) -> None:
+def batch_tab(client: ModelClient, feedback_file: Path) -> None:
     upload = st.file_uploader("CSV with a 'question' column", type=["csv"], key="batch_file")
     if upload is None:
         return
@@ -145,6 +169,11 @@ def batch_tab(client: ModelClient) -> None:
     buffer = io.StringIO()
     result.to_csv(buffer, index=False)
     st.download_button("Download predictions CSV", buffer.getvalue(), file_name="predictions.csv", mime="text/csv")
+    picked = st.selectbox("Mark an answer right or wrong", range(len(predictions)), key="batch_pick",
+                          format_func=lambda i: f"{predictions[i].question} -> {predictions[i].label}")
+    correction_buttons(predictions[picked], feedback_file, "batch-correction")
+    if note := st.session_state.pop("correction_note", None):
+        st.success(note)
 
 
 def model_tab(client: ModelClient, summary_path: Path) -> None:
@@ -291,12 +320,15 @@ def main() -> None:
         return
     client = get_client(config.serving.host, config.serving.model_name, config.serving.grpc_port,
                         config.serving.rest_port, config.serving.request_timeout_seconds)
+    if config.serving.logging.client_side and config.serving.logging.sampling_rate > 0:
+        client.request_log = get_request_log(str(config.serving.logging), config.serving.logging, client.model_name)
     sidebar(client)
     ask, batch, model, evaluation = st.tabs(["Ask", "Batch", "Model", "Evaluation"])
+    feedback_file = feedback.feedback_path(config.pipeline.output_dir)
     with ask:
-        ask_tab(client)
+        ask_tab(client, feedback_file)
     with batch:
-        batch_tab(client)
+        batch_tab(client, feedback_file)
     with model:
         model_tab(client, config.pipeline.summary_path)
     with evaluation:

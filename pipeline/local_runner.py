@@ -7,6 +7,7 @@ import time
 from absl import logging
 
 from dataprep import preparation
+from monitoring.feedback import feedback_path
 from pipeline import beam_dependencies, pipeline
 from pipeline import tfx_api as tfx
 from pipeline.configs import Config
@@ -18,10 +19,12 @@ def build(config: Config) -> tfx.dsl.Pipeline:
     config.pipeline.metadata_path.parent.mkdir(parents=True, exist_ok=True)
     arguments = pipeline.arguments_from_config(config)
     arguments["beam_pipeline_args"] = beam_dependencies.with_cached_tfx_package(arguments["beam_pipeline_args"])
+    feedback = str(feedback_path(config.pipeline.output_dir))
     return pipeline.create_pipeline(
         pipeline_root=str(config.pipeline.root),
         data_source=config.data.source,
-        data_source_version=preparation.source_version(config.data.source),
+        data_source_version=f"{preparation.source_version(config.data.source)}+{preparation.source_version(feedback)}",
+        data_feedback_file=feedback,
         serving_model_dir=str(config.serving.model_base_path),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             str(config.pipeline.metadata_path)),
