@@ -169,6 +169,19 @@ def cmd_render_kubernetes(config: configs.Config, args: argparse.Namespace) -> N
     print(f"Kubernetes manifests: {folder} (kubectl apply -k {folder})")
 
 
+def cmd_monitor(config: configs.Config, args: argparse.Namespace) -> None:
+    """Skew and drift of the request log's latest window with TFDV (monitoring.job), or the two-stream demo."""
+    from monitoring import job, simulate
+    if args.simulate:
+        unshifted, shifted = simulate.run(config)
+        print(f"simulate: like-training stream {'ALERT' if unshifted.result.alert else 'ok'}; "
+              f"shifted stream {'ALERT' if shifted.result.alert else 'ok'}")
+        return
+    window = job.run(config)
+    if args.fail_on_alert and window is not None and window.result.alert:
+        raise SystemExit(1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="run.sh", description="Pre/Post purchase question classifier (TFX).")
     parser.add_argument("--config", help="config file (default: config.json, or $PPQ_CONFIG)")
@@ -200,6 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
                         ).set_defaults(func=cmd_compile_kubeflow)
     commands.add_parser("render-kubernetes", help="write the TF Serving and app manifests for Kubernetes from config.json"
                         ).set_defaults(func=cmd_render_kubernetes)
+    monitor = commands.add_parser("monitor", help="skew and drift of the logged requests against the training data (TFDV)")
+    monitor.add_argument("--fail-on-alert", action="store_true", help="exit 1 when a distance is over its threshold")
+    monitor.add_argument("--simulate", action="store_true",
+                         help="send a like-training and a shifted stream over gRPC and check each")
+    monitor.set_defaults(func=cmd_monitor)
     return parser
 
 

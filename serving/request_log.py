@@ -16,6 +16,7 @@ SIGTERM), so a reader never takes a half-written file for a complete one. Closed
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import queue
@@ -36,7 +37,8 @@ SUFFIX = ".tfrecord"
 WRITING_SUFFIX = ".tfrecord.tmp"
 RECORDS_METRIC = "ppq_request_log_records"  # exposed as ppq_request_log_records_total{model_name,outcome}
 TFRECORD_OVERHEAD = 16  # length (8) + its CRC (4) + the data's CRC (4) around every record
-_STOP = object()
+_STOP, _FLUSH = object(), object()
+_FILE_NUMBERS = itertools.count(1)  # process-wide: two loggers in one process never pick the same name
 
 
 def log_files(filename_prefix: Path) -> list[Path]:
@@ -79,7 +81,6 @@ class RequestLogger:
         self._writer: tf.io.TFRecordWriter | None = None
         self._path: Path | None = None
         self._bytes, self._opened = 0, 0.0
-        self._sequence = 0
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="request-log", daemon=True)
         self._thread.start()
@@ -93,6 +94,15 @@ class RequestLogger:
         except queue.Full:
             self.dropped += 1
             self._dropped.inc()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Write what is queued and close the open file now, so readers see it; False if that took too long."""
+        done = threading.Event()
+        try:
+            self._queue.put((_FLUSH, done), timeout=timeout)
+        except queue.Full:
+            return False
+        return done.wait(timeout)
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued, then close and rename the open file (the server's stop on SIGTERM calls this)."""
@@ -112,6 +122,10 @@ class RequestLogger:
                 continue
             if item is _STOP:
                 break
+            if item[0] is _FLUSH:
+                self._finish_file()
+                item[1].set()
+                continue
             try:
                 self._write(prediction_log(*item, self.config.sampling_rate).SerializeToString())
             except Exception:  # noqa: BLE001 - a bad disk must not stop the writer; the record is counted lost
@@ -136,8 +150,7 @@ class RequestLogger:
         prefix = self.config.filename_prefix
         prefix.parent.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(self._clock()))
-        self._sequence += 1
-        self._path = prefix.with_name(f"{prefix.name}-{stamp}-{os.getpid()}-{self._sequence:06d}{WRITING_SUFFIX}")
+        self._path = prefix.with_name(f"{prefix.name}-{stamp}-{os.getpid()}-{next(_FILE_NUMBERS):06d}{WRITING_SUFFIX}")
         self._writer = tf.io.TFRecordWriter(str(self._path))
         self._bytes, self._opened = 0, time.monotonic()
 
