@@ -14,6 +14,7 @@ import collections
 import dataclasses
 import datetime
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +22,7 @@ import pandas as pd
 import features
 from dataprep import splits
 from monitoring import records, skew_drift
-from pipeline.configs import Config
+from pipeline.configs import Config, MonitoringConfig
 from pipeline.files import write_atomically
 
 HISTORY_FILE = "history.jsonl"
@@ -30,6 +31,7 @@ REPORT_FILE = "report.html"
 DISTANCE_GAUGE = "ppq_monitoring_distance"
 THRESHOLD_GAUGE = "ppq_monitoring_threshold"
 ALERT_GAUGE = "ppq_monitoring_alert"
+SCORING_BATCH = 1024
 
 
 class MonitorError(RuntimeError):
@@ -49,17 +51,21 @@ class Window:
     serving: pd.DataFrame
 
 
+def score_training_split(train: pd.DataFrame, model) -> pd.DataFrame:
+    """The monitoring features of a train split, scored by the served model (a serving.model_versions.LoadedModel)."""
+    questions = train[features.QUESTION].tolist()
+    probabilities, labels = model.predict_in_batches(questions, SCORING_BATCH)
+    return records.derive(questions, labels, probabilities).assign(**{features.LABEL: train[features.LABEL].tolist()})
+
+
 def training_features(config: Config, version: int) -> pd.DataFrame:
-    """The monitoring features of the train split that ``version`` was trained on, scored by that version."""
+    """The monitoring features of the train split that ``version`` was trained on, cached per version."""
     cache = config.monitoring.output_dir / f"training_features_v{version}.csv"
     if cache.is_file():
         return pd.read_csv(cache, keep_default_na=False, dtype={features.QUESTION: str, records.FIRST_WORD: str})
-    train = splits.read_split(_prepared_dir(config, version), "train")
     from serving.model_versions import LoadedModel
-    model = LoadedModel.load(config.serving.model_base_path, version)
-    questions = train[features.QUESTION].tolist()
-    probabilities, labels = model.predict_in_batches(questions, config.batch_scoring.batch_size)
-    frame = records.derive(questions, labels, probabilities).assign(**{features.LABEL: train[features.LABEL]})
+    frame = score_training_split(splits.read_split(_prepared_dir(config, version), "train"),
+                                 LoadedModel.load(config.serving.model_base_path, version))
     write_atomically(cache, frame.to_csv(index=False))
     return frame
 
@@ -78,28 +84,32 @@ def _prepared_dir(config: Config, version: int) -> Path:
     return Path(chosen.uri(PREPARED_SPLITS))
 
 
-def check_window(config: Config, log_prefix: Path | None = None) -> Window | None:
-    """Check the latest window; None when the window is empty (nothing logged yet)."""
-    from serving import request_log
-    prefix = log_prefix or config.serving.logging.filename_prefix
-    logged = records.read_log(request_log.log_files(prefix))
-    previous, current = records.windows(logged, config.monitoring.window_records, config.monitoring.window_minutes)
+def check_logged(logged: list[records.LoggedRequest], monitoring: MonitoringConfig,
+                 training_for: Callable[[int], pd.DataFrame]) -> Window | None:
+    """Check the latest window of ``logged`` against ``training_for(served version)``; None for an empty window."""
+    previous, current = records.windows(logged, monitoring.window_records, monitoring.window_minutes)
     if not current:
         return None
     version = collections.Counter(r.model_version for r in current).most_common(1)[0][0]
-    training = training_features(config, version)
+    training = training_for(version)
     serving, before = records.as_frame(current), records.as_frame(previous) if previous else None
-    result = skew_drift.check(training, serving, before, config.monitoring)
+    result = skew_drift.check(training, serving, before, monitoring)
     return Window(datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), version, len(serving),
                   len(previous), len(training), result, training, serving)
 
 
-def write_outputs(config: Config, window: Window) -> Path:
-    """Anomalies, the history line, the Prometheus textfile and the HTML report; the report's path."""
+def check_window(config: Config, log_prefix: Path | None = None) -> Window | None:
+    """Check the latest window of this machine's request log; None when the window is empty."""
+    from serving import request_log
+    logged = records.read_log(request_log.log_files(log_prefix or config.serving.logging.filename_prefix))
+    return check_logged(logged, config.monitoring, lambda version: training_features(config, version))
+
+
+def write_outputs(folder: Path, window: Window) -> Path:
+    """Anomalies, the history line, the Prometheus textfile and the HTML report in ``folder``; the report's path."""
     import tensorflow_data_validation as tfdv
 
     from monitoring import report
-    folder = config.monitoring.output_dir
     stamp = window.checked_at.replace(":", "-")
     (folder / "anomalies").mkdir(parents=True, exist_ok=True)
     tfdv.write_anomalies_text(window.result.skew_anomalies, str(folder / "anomalies" / f"{stamp}-skew.pbtxt"))
@@ -158,5 +168,5 @@ def run(config: Config, log_prefix: Path | None = None) -> Window | None:
         print(f"monitor: the window is empty: no complete request-log files with requests under {prefix}* "
               "(start ./run.sh serve, ask some questions, and wait for the file to close)")
         return None
-    print(screenful(window, write_outputs(config, window)))
+    print(screenful(window, write_outputs(config.monitoring.output_dir, window)))
     return window

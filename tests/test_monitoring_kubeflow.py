@@ -1,0 +1,34 @@
+"""The monitoring job compiled as its own Kubeflow pipeline, read back by the KFP SDK (tests/kfp_reader.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from monitoring import kubeflow
+from pipeline import configs
+from tests.helpers import ROOT, write_config
+from tests.test_kubeflow import IMAGE, KFP_PYTHON, TFX_EXECUTOR_RUNNER, constant
+
+
+def test_kfp_reads_the_monitoring_pipeline_with_its_resolvers_and_settings(tmp_path):
+    config = configs.load(write_config(tmp_path, {"kubeflow": {
+        "image": IMAGE, "package_file": str(tmp_path / "out" / "pipeline.yaml")}}), environ={})
+    package = kubeflow.compile_monitoring(config)
+    assert package == tmp_path / "out" / "pipeline-monitoring.yaml"
+    result = subprocess.run([str(KFP_PYTHON), str(ROOT / "tests" / "kfp_reader.py"), str(package)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    read = json.loads(result.stdout)
+    assert read["pipeline_name"] == f"{config.pipeline.name}-monitoring"
+    tasks = read["tasks"]
+    assert set(tasks) == {"latest_prepared_splits_resolver", "latest_pushed_model_resolver", kubeflow.MONITOR_ID}
+    monitor = tasks[kubeflow.MONITOR_ID]
+    assert set(monitor["dependencies"]) == {"latest_prepared_splits_resolver", "latest_pushed_model_resolver"}
+    assert constant(monitor, "request_log_prefix") == (
+        f"{config.kubeflow.data_root}/request_log/{config.serving.logging.filename_prefix.name}")
+    settings = json.loads(constant(monitor, "settings"))
+    assert settings["skew_linf"] == config.monitoring.skew_linf and settings["drift_js"] == config.monitoring.drift_js
+    assert constant(monitor, "fail_on_alert") == "1"
+    container = next(c for name, c in read["executors"].items() if kubeflow.MONITOR_ID in name)
+    assert container["image"] == IMAGE and container["command"][:3] == TFX_EXECUTOR_RUNNER
