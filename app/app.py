@@ -13,11 +13,12 @@ from pathlib import Path
 
 import altair as alt
 import pandas as pd
+import requests
 import streamlit as st
 
 import features
 from dataprep import splits
-from monitoring import feedback
+from monitoring import dashboard, feedback
 from pipeline import configs
 from reporting import evaluation_file, explain
 from serving import metrics
@@ -310,6 +311,47 @@ def data_view(document: dict) -> None:
         st.dataframe(document["schema"], hide_index=True, width="stretch", key="eval_schema")
 
 
+def monitoring_tab(config: configs.Config, client: ModelClient) -> None:
+    """The request log and the latest skew/drift check (``./run.sh monitor`` writes it)."""
+    st.button("Refresh", key="monitoring_refresh")
+    try:
+        counts = dashboard.log_counts(requests.get(f"http://{client.host}:{client.rest_port}{metrics.PATH}",
+                                                   timeout=client.timeout).text, client.model_name)
+    except requests.RequestException:
+        counts = None
+    if client.request_log is not None:
+        counts = {"logged": client.request_log.logged, "dropped": client.request_log.dropped}
+    questions, latest = dashboard.logged_requests(config.serving.logging.filename_prefix)
+    st.subheader("Request log")
+    tally = (f"Logged {counts['logged']:.0f}, dropped {counts['dropped']:.0f} since the server started"
+             if counts else "No logged/dropped counts from the server")
+    st.write(f"{tally}; {questions} questions in the newest log files.")
+    st.table(latest)  # plain HTML, so the newest questions can be read and copied
+    check = dashboard.latest_check(config.monitoring.output_dir)
+    if check is None:
+        st.info("No monitoring check yet: run `./run.sh monitor` (or `./run.sh monitor --simulate`).")
+        return
+    st.subheader(f"Latest check ({check['checked_at']}, model version {check['model_version']})")
+    if check["alert"]:
+        st.error(f"ALERT: skew or drift over a threshold in {check['rows']} logged questions")
+    else:
+        st.success(f"OK: every distance under its threshold in {check['rows']} logged questions")
+    shares = dashboard.distributions(config.monitoring.output_dir)
+    if shares is not None:
+        long = shares.melt(id_vars=["feature", "value"], value_vars=["training", "serving"], var_name="data",
+                           value_name="share")
+        st.altair_chart(alt.Chart(long).mark_bar().encode(
+            x=alt.X("share", title="share"), y=alt.Y("value", sort=None, title=None), yOffset="data", color="data",
+            row=alt.Row("feature", title=None)).resolve_scale(y="independent").properties(width=420))
+    over_time = dashboard.distances_over_checks(config.monitoring.output_dir)
+    st.altair_chart(alt.Chart(over_time).mark_line(point=True).encode(
+        x=alt.X("check:O", title="check (oldest first)"), y=alt.Y("ratio", title="distance / threshold"),
+        color="feature", strokeDash="kind", tooltip=["checked_at", "kind", "feature", "value", "threshold"]
+    ).properties(height=240) + alt.Chart(pd.DataFrame({"y": [1.0]})).mark_rule(color="red").encode(y="y"),
+        width="stretch")
+    st.dataframe(pd.DataFrame(check["distances"]), hide_index=True, width="stretch", key="monitoring_distances")
+
+
 def main() -> None:
     st.set_page_config(page_title="Pre or Post purchase?", page_icon="🛒")
     st.title("Was this asked before or after buying?")
@@ -323,7 +365,7 @@ def main() -> None:
     if config.serving.logging.client_side and config.serving.logging.sampling_rate > 0:
         client.request_log = get_request_log(str(config.serving.logging), config.serving.logging, client.model_name)
     sidebar(client)
-    ask, batch, model, evaluation = st.tabs(["Ask", "Batch", "Model", "Evaluation"])
+    ask, batch, model, evaluation, monitoring = st.tabs(["Ask", "Batch", "Model", "Evaluation", "Monitoring"])
     feedback_file = feedback.feedback_path(config.pipeline.output_dir)
     with ask:
         ask_tab(client, feedback_file)
@@ -333,6 +375,8 @@ def main() -> None:
         model_tab(client, config.pipeline.summary_path)
     with evaluation:
         evaluation_tab(config.pipeline.output_dir)
+    with monitoring:
+        monitoring_tab(config, client)
 
 
 main()

@@ -28,6 +28,7 @@ from pipeline.files import write_atomically
 HISTORY_FILE = "history.jsonl"
 METRICS_FILE = "metrics.prom"
 REPORT_FILE = "report.html"
+DISTRIBUTIONS_FILE = "distributions.csv"  # the latest window's shares beside the training split's (the app reads it)
 DISTANCE_GAUGE = "ppq_monitoring_distance"
 THRESHOLD_GAUGE = "ppq_monitoring_threshold"
 ALERT_GAUGE = "ppq_monitoring_alert"
@@ -121,6 +122,7 @@ def write_outputs(folder: Path, window: Window) -> Path:
     with open(folder / HISTORY_FILE, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(line) + "\n")
     write_atomically(folder / METRICS_FILE, gauges(window.result))
+    write_atomically(folder / DISTRIBUTIONS_FILE, report.all_shares(window.training, window.serving).to_csv(index=False))
     path = folder / REPORT_FILE
     write_atomically(path, report.render(window, read_history(folder)))
     return path

@@ -17,6 +17,8 @@ import pandas as pd  # noqa: E402
 
 from monitoring import records  # noqa: E402
 
+WORD_BINS = (-1, 5, 10, 20, 40, 10_000)
+WORD_LABELS = ("0-5 words", "6-10 words", "11-20 words", "21-40 words", "41+ words")
 STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}.alert{color:#b00;font-weight:bold}"
          ".ok{color:#060;font-weight:bold}table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #ddd}")
 
@@ -36,6 +38,14 @@ def shares(training: pd.DataFrame, serving: pd.DataFrame, feature: str, top: int
     values = list(dict.fromkeys(list(train.index[:top]) + list(serve.index[:top])))
     return pd.DataFrame({"value": values, "training": [float(train.get(v, 0.0)) for v in values],
                          "serving": [float(serve.get(v, 0.0)) for v in values]})
+
+
+def all_shares(training: pd.DataFrame, serving: pd.DataFrame) -> pd.DataFrame:
+    """Every monitoring feature's value shares, training beside serving (the word count in the report's buckets)."""
+    def bucketed(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(**{records.WORDS: pd.cut(frame[records.WORDS], WORD_BINS, labels=WORD_LABELS).astype(str)})
+    return pd.concat([shares(bucketed(training), bucketed(serving), feature).assign(feature=feature)
+                      for feature in (records.WORDS, *records.CATEGORICAL)], ignore_index=True)
 
 
 def distributions(training: pd.DataFrame, serving: pd.DataFrame) -> str:

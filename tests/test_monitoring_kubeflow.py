@@ -32,3 +32,16 @@ def test_kfp_reads_the_monitoring_pipeline_with_its_resolvers_and_settings(tmp_p
     assert constant(monitor, "fail_on_alert") == "1"
     container = next(c for name, c in read["executors"].items() if kubeflow.MONITOR_ID in name)
     assert container["image"] == IMAGE and container["command"][:3] == TFX_EXECUTOR_RUNNER
+
+
+def test_compose_and_kubernetes_apps_write_the_request_log_that_tf_serving_cannot(tmp_path):
+    import yaml
+
+    from deploy import manifests
+    config = configs.load(write_config(tmp_path), environ={})
+    (container,) = manifests.app_deployment(config)["spec"]["template"]["spec"]["containers"]
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["app"]
+    for env in ({e["name"]: e["value"] for e in container["env"]}, compose["environment"]):
+        app_config = configs.from_dict(json.loads((ROOT / "config.json").read_text()), environ=env).serving.logging
+        assert app_config.client_side and app_config.sampling_rate == config.serving.logging.sampling_rate
+    assert not compose["volumes"][0].endswith(":ro")  # the app writes the log and the corrections there
