@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from google.protobuf.message import DecodeError
 
 import features
 import signatures
@@ -68,7 +69,7 @@ def read_log(files: list[Path]) -> list[LoggedRequest]:
     for path in files:
         try:
             requests += [row for record in request_log.read_records(path) for row in _rows(record)]
-        except (tf.errors.DataLossError, tf.errors.OpError, ValueError) as exc:
+        except (tf.errors.OpError, DecodeError, ValueError) as exc:
             reason = getattr(exc, "message", str(exc)).splitlines()[0]
             print(f"monitor: skipped {path} (truncated or corrupt: {reason})", file=sys.stderr)
     return requests

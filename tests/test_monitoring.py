@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitoring import job, records, simulate, skew_drift
@@ -38,6 +39,26 @@ def test_a_corrupt_log_file_is_skipped_with_one_line_naming_it_and_the_rest_is_r
     assert logged[0].model_version == 7 and logged[0].timestamp == 1_800_000_000
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(first) in err[0] and "skipped" in err[0]
+
+
+def test_a_file_of_other_records_is_skipped_too(tmp_path, capsys):
+    import tensorflow as tf
+    path = tmp_path / f"prediction_log-x{request_log.SUFFIX}"
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        writer.write(b"\xff\xff not a PredictionLog")
+    assert records.read_log([path]) == []
+    assert str(path) in capsys.readouterr().err
+
+
+def test_without_a_pipeline_run_monitoring_says_what_to_run_first(tmp_path):
+    config = configs.load(write_config(tmp_path), environ={})
+    logger = RequestLogger(config.serving.logging, "prepost")
+    request, response = pair("does it fit")
+    response.outputs["predicted_label"].string_val.append(b"Pre")
+    logger.log(request, response)
+    logger.close()
+    with pytest.raises(job.MonitorError, match="run the pipeline first"):
+        job.run(config)
 
 
 def test_windows_by_record_count_and_by_time():
