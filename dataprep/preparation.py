@@ -250,6 +250,7 @@ def prepare(config: DataConfig, force: bool = False, feedback_file: Path | None 
             return previous
         clean = read_clean(path, config)
     splits = stratified_splits(clean.frame, config)
+    sampled = sum(len(f) for f in splits.values())
     added = add_feedback(splits, feedback) if feedback is not None else {"rows_read": 0, "rows_added": 0}
     manifest = {
         "source": config.source,
@@ -259,7 +260,7 @@ def prepare(config: DataConfig, force: bool = False, feedback_file: Path | None 
         "rows_dropped": clean.dropped,
         "rows_usable": len(clean.frame),
         "label_counts_usable": clean.frame[features.LABEL].value_counts().to_dict(),
-        "rows_sampled": sum(len(f) for f in splits.values()),
+        "rows_sampled": sampled,  # from the source; the train split's rows include the corrections added
         "splits": {s: {"rows": len(f), "labels": f[features.LABEL].value_counts().to_dict(),
                        "path": str(split_path(Path(), s))} for s, f in splits.items()},
         "feedback": {"source": str(feedback_file) if feedback is not None else None, "sha256": feedback_sha256,
@@ -267,7 +268,7 @@ def prepare(config: DataConfig, force: bool = False, feedback_file: Path | None 
         "seconds": round(time.monotonic() - started, 2),
     }
     write_splits(config.prepared_dir, splits, manifest)
-    print(f"data: {manifest['rows_sampled']} rows in {config.prepared_dir} "
+    print(f"data: {sum(len(f) for f in splits.values())} rows in {config.prepared_dir} "
           f"({', '.join(f'{s}={len(f)}' for s, f in splits.items())}); dropped {clean.dropped}; "
           f"corrections added to train: {added['rows_added']}")
     return manifest

@@ -69,6 +69,7 @@ def test_corrections_go_into_the_train_split_only_and_are_counted(tmp_path):
     assert {q: lab for q, lab in zip(train["question"], train["label"], strict=True) if q in corrections} == corrections
     assert not held_out & set(corrections)
     assert manifest["feedback"]["rows_added"] == 2 and manifest["feedback"]["in_eval_or_test"] == 1
+    assert manifest["rows_sampled"] == before["rows_sampled"] == 100
     assert manifest["splits"]["train"]["rows"] == len(train) == before["splits"]["train"]["rows"] + 2
     assert [manifest["splits"][s]["rows"] for s in ("eval", "test")] == [before["splits"][s]["rows"]
                                                                         for s in ("eval", "test")]
