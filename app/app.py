@@ -128,7 +128,8 @@ def ask_tab(client: ModelClient, feedback_file: Path) -> None:
 def explanation_view(client: ModelClient, question: str) -> None:
     """Why this answer: each word coloured by its leave-one-word-out effect on P(Post)."""
     try:
-        explanation = explain.explain(client, question)
+        with client.unlogged():  # the question is logged once, by the prediction above
+            explanation = explain.explain(client, question)
     except ServingClientError as error:
         show_error(error, client)
         return

@@ -8,9 +8,11 @@ server is UNAVAILABLE; every failure surfaces as a ServingClientError whose
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import grpc
@@ -27,7 +29,7 @@ from tensorflow_serving.apis import (
 
 import features
 import signatures
-from serving import metrics
+from serving import metrics, request_log
 
 T = TypeVar("T")
 
@@ -107,6 +109,7 @@ class ModelClient:
         self.rest_url = f"http://{host}:{rest_port}/v1/models/{model_name}"
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self.request_log = request_log  # a serving.request_log.RequestLogger where the server cannot log (client_side)
+        self._local = threading.local()
         self._channel = grpc.insecure_channel(self.grpc_address)
         self._predict_stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         self._model_stub = model_service_pb2_grpc.ModelServiceStub(self._channel)
@@ -127,6 +130,15 @@ class ModelClient:
         return self.grpc_address if self.transport == "grpc" else self.rest_url
 
     # ------------------------------------------------------------------ calls
+
+    @contextlib.contextmanager
+    def unlogged(self) -> Iterator[ModelClient]:
+        """Predictions in this block (this thread) stay out of the request log: requests derived from a logged one."""
+        self._local.unlogged = True
+        try:
+            yield self
+        finally:
+            self._local.unlogged = False
 
     def predict(self, questions: list[str]) -> list[Prediction]:
         questions = validate_questions(questions)
@@ -196,8 +208,10 @@ class ModelClient:
         request.model_spec.name = self.model_name
         request.model_spec.signature_name = signatures.SERVING_DEFAULT
         request.inputs[signatures.QUESTION_INPUT].CopyFrom(string_tensor(questions))
-        response = self._predict_stub.Predict(request, timeout=self.timeout)
-        if self.request_log is not None:
+        unlogged = getattr(self._local, "unlogged", False)
+        response = self._predict_stub.Predict(request, timeout=self.timeout,
+                                              metadata=(request_log.SKIP_METADATA,) if unlogged else None)
+        if self.request_log is not None and not unlogged:
             self.request_log.log(request, response)
         probabilities = floats(response.outputs[signatures.PROBABILITY_OUTPUT])
         labels = [v.decode("utf-8") for v in response.outputs[signatures.LABEL_OUTPUT].string_val]
