@@ -19,7 +19,8 @@ from monitoring import records  # noqa: E402
 
 WORD_BINS = (-1, 5, 10, 20, 40, 10_000)
 WORD_LABELS = ("0-5 words", "6-10 words", "11-20 words", "21-40 words", "41+ words")
-STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}.alert{color:#b00;font-weight:bold}"
+STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}svg{max-width:100%;height:auto}"
+         ".alert{color:#b00;font-weight:bold}"
          ".ok{color:#060;font-weight:bold}table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #ddd}")
 
 
