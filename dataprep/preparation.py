@@ -268,7 +268,7 @@ def prepare(config: DataConfig, force: bool = False, feedback_file: Path | None 
         "seconds": round(time.monotonic() - started, 2),
     }
     write_splits(config.prepared_dir, splits, manifest)
+    corrections = f"; corrections added to train: {added['rows_added']}" if feedback is not None else ""
     print(f"data: {sum(len(f) for f in splits.values())} rows in {config.prepared_dir} "
-          f"({', '.join(f'{s}={len(f)}' for s, f in splits.items())}); dropped {clean.dropped}; "
-          f"corrections added to train: {added['rows_added']}")
+          f"({', '.join(f'{s}={len(f)}' for s, f in splits.items())}); dropped {clean.dropped}{corrections}")
     return manifest
