@@ -82,7 +82,11 @@ def _prepared_dir(config: Config, version: int) -> Path:
     chosen = pushed[-1] if pushed else next((run for run in reversed(runs) if run.uri(PREPARED_SPLITS)), None)
     if chosen is None:
         raise MonitorError("no pipeline run prepared data yet: run ./run.sh pipeline first")
-    return Path(chosen.uri(PREPARED_SPLITS))
+    prepared = Path(chosen.uri(PREPARED_SPLITS))
+    if not splits.split_path(prepared, "train").is_file():
+        raise MonitorError(f"the train split of model version {version} is gone ({splits.split_path(prepared, 'train')}"
+                           "): run ./run.sh pipeline again")
+    return prepared
 
 
 def check_logged(logged: list[records.LoggedRequest], monitoring: MonitoringConfig,

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 import features
-from monitoring import job
+from monitoring import job, records
 from pipeline.configs import Config
 
 STREAM_SIZE = 300
@@ -41,6 +41,7 @@ def like_training(training_questions: list[str], count: int, seed: int = 0) -> l
 
 def run(config: Config, stream_size: int = STREAM_SIZE) -> tuple[job.Window, job.Window]:
     """Send both streams, check after each; (like-training window, shifted window)."""
+    from serving import request_log
     from serving.client import ModelClient
     from serving.model_versions import latest_version
     from serving.server import ModelServer
@@ -52,7 +53,6 @@ def run(config: Config, stream_size: int = STREAM_SIZE) -> tuple[job.Window, job
                                   max_file_seconds=3600.0)
         monitoring = dataclasses.replace(config.monitoring, window_records=stream_size, window_minutes=0,
                                          output_dir=config.monitoring.output_dir / "simulate")
-        simulated = dataclasses.replace(config, monitoring=monitoring)
         server = ModelServer(serving.model_name, serving.model_base_path, serving.host, 0, 0, serving.poll_seconds,
                              serving.batching if serving.enable_batching else None, log)
         server.start()
@@ -66,7 +66,10 @@ def run(config: Config, stream_size: int = STREAM_SIZE) -> tuple[job.Window, job
                     for question in questions:
                         client.predict([question])
                     server.request_log.flush()
-                    windows.append(job.run(simulated, log.filename_prefix))
+                    logged = records.read_log(request_log.log_files(log.filename_prefix))
+                    window = job.check_logged(logged, monitoring, lambda v: job.training_features(config, v))
+                    print(job.screenful(window, job.write_outputs(monitoring.output_dir, window)))
+                    windows.append(window)
         finally:
             server.stop(grace=1)
     return windows[0], windows[1]
