@@ -121,3 +121,17 @@ def test_simulate_alerts_on_the_shifted_stream_only(pipeline_run, tmp_path, caps
     assert [line["alert"] for line in history] == [False, True]
     assert (tmp_path / "simulate" / job.REPORT_FILE).read_text().count("<svg") >= 2
     assert list((tmp_path / "simulate" / "anomalies").glob("*-drift.pbtxt"))
+
+
+def test_fail_on_alert_exits_1_for_a_scheduler_and_0_without_it(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from pipeline import cli
+    path = str(write_config(tmp_path))
+    for alert, flags, code in ((True, ["--fail-on-alert"], 1), (True, [], 0), (False, ["--fail-on-alert"], 0)):
+        monkeypatch.setattr(job, "run", lambda config, alert=alert: SimpleNamespace(result=SimpleNamespace(alert=alert)))
+        try:
+            returned = cli.main(["--config", path, "monitor", *flags])
+        except SystemExit as exit_:
+            returned = exit_.code
+        assert returned == code, (alert, flags)
