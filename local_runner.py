@@ -24,6 +24,7 @@ from absl import logging  # noqa: E402
 from common import config as configs  # noqa: E402
 from dataprep import preparation  # noqa: E402
 from models import layout  # noqa: E402
+from monitoring.feedback import feedback_path  # noqa: E402
 from pipeline import beam_dependencies, cli, pipeline  # noqa: E402
 from pipeline import tfx_api as tfx  # noqa: E402
 
@@ -33,10 +34,12 @@ def build(config: configs.Config) -> tfx.dsl.Pipeline:
     config.pipeline.metadata_path.parent.mkdir(parents=True, exist_ok=True)
     arguments = pipeline.arguments_from_config(config)
     arguments["beam_pipeline_args"] = beam_dependencies.with_cached_tfx_package(arguments["beam_pipeline_args"])
+    feedback = str(feedback_path(config.pipeline.output_dir))
     return pipeline.create_pipeline(
         pipeline_root=str(config.pipeline.root),
         data_source=config.data.source,
-        data_source_version=preparation.source_version(config.data.source),
+        data_source_version=f"{preparation.source_version(config.data.source)}+{preparation.source_version(feedback)}",
+        data_feedback_file=feedback,
         serving_model_dir=str(config.serving.model_base_path),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             str(config.pipeline.metadata_path)),

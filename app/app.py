@@ -24,11 +24,35 @@ import streamlit as st  # noqa: E402
 from app import batch, loaders  # noqa: E402
 from common import config as configs  # noqa: E402
 from common.outputs import BATCH_INFERENCE_FILE  # noqa: E402
+from monitoring import dashboard, feedback  # noqa: E402
 from reporting import evaluation_file, explain, run_document, server_load  # noqa: E402
-from serving.client import MAX_QUESTION_CHARS, POST, PRE, ModelClient, ServingClientError  # noqa: E402
+from serving.client import (  # noqa: E402
+    LABEL_OUTPUT,
+    MAX_QUESTION_CHARS,
+    POST,
+    PRE,
+    PROBABILITY_OUTPUT,
+    QUESTION,
+    ModelClient,
+    Prediction,
+    ServingClientError,
+)
 
 CHART_METRICS = ("auc", "binary_accuracy", "precision", "recall")
 ANSWER = "answer"  # session_state key: the last question's explanation, shown until the next question
+
+
+def correction_buttons(prediction: Prediction, feedback_file: Path, key: str) -> None:
+    """Right / Wrong: the person's verdict goes to the corrections file that the next pipeline run trains on."""
+    def mark(right: bool) -> None:
+        label = feedback.corrected_label(prediction.label, right)
+        added = feedback.record(feedback_file, prediction.question, label, prediction.model_version)
+        st.session_state["correction_note"] = (f"Thanks: recorded as {label} for the next training run." if added
+                                               else f"Already recorded as {label}.")
+    st.write("Was this answer right?")
+    right, wrong = st.columns(2)
+    right.button("Right", key=f"{key}-right", on_click=mark, args=(True,))
+    wrong.button("Wrong", key=f"{key}-wrong", on_click=mark, args=(False,))
 
 
 def show_error(error: ServingClientError, client: ModelClient) -> None:
@@ -75,7 +99,7 @@ def load_view(client: ModelClient) -> None:
     st.sidebar.caption(f"Load {since}: {rate}, {p50}")
 
 
-def ask_tab(client: ModelClient) -> None:
+def ask_tab(client: ModelClient, feedback_file: Path) -> None:
     """A form, so typing does not rerun anything; the answer stays in session_state until the next question."""
     with st.form("ask"):
         question = st.text_area("Customer question", placeholder="e.g. Does this blender come with a travel cup?",
@@ -84,7 +108,12 @@ def ask_tab(client: ModelClient) -> None:
     if submitted:
         ask(client, question)
     if ANSWER in st.session_state:
-        answer_view(st.session_state[ANSWER])
+        explanation = st.session_state[ANSWER]
+        answer_view(explanation)
+        correction_buttons(Prediction(explanation.question, explanation.label, explanation.probability_post,
+                                      explanation.model_version), feedback_file, "ask-correction")
+    if note := st.session_state.pop("correction_note", None):
+        st.success(note)
 
 
 def ask(client: ModelClient, question: str) -> None:
@@ -116,7 +145,7 @@ def answer_view(explanation: explain.Explanation) -> None:
     st.caption(f"{explain.LEGEND} Strongest: {strongest or 'none (a one-word question)'}.")
 
 
-def batch_tab(client: ModelClient) -> None:
+def batch_tab(client: ModelClient, feedback_file: Path) -> None:
     """Every uploaded row comes back: scored, or with a status saying why not; scored once per file."""
     upload = st.file_uploader("CSV with a 'question' column", type=["csv"], key="batch_file")
     if upload is None:
@@ -133,6 +162,15 @@ def batch_tab(client: ModelClient) -> None:
     (st.success if result[batch.STATUS].eq(batch.SCORED).all() else st.warning)(message)
     st.dataframe(result, width="stretch")
     st.download_button("Download predictions CSV", batch.as_csv(result), file_name=BATCH_INFERENCE_FILE, mime="text/csv")
+    scored = result[result[batch.STATUS] == batch.SCORED]
+    if scored.empty:
+        return
+    picked = st.selectbox("Mark an answer right or wrong", scored.index, key="batch_pick",
+                          format_func=lambda i: f"{scored.at[i, QUESTION]} -> {scored.at[i, LABEL_OUTPUT]}")
+    correction_buttons(Prediction(scored.at[picked, QUESTION], scored.at[picked, LABEL_OUTPUT],
+                                  float(scored.at[picked, PROBABILITY_OUTPUT]), None), feedback_file, "batch-correction")
+    if note := st.session_state.pop("correction_note", None):
+        st.success(note)
 
 
 def model_tab(client: ModelClient, summary_path: Path) -> None:
@@ -307,6 +345,46 @@ def rollout_section(serving: configs.ServingConfig) -> None:
             st.success(f"Promoted: {promoted}; the server applies it within {serving.poll_seconds:g} s.")
 
 
+def monitoring_tab(config: configs.Config, client: ModelClient) -> None:
+    """The request log and the latest skew/drift check (``./run.sh monitor`` writes it)."""
+    st.button("Refresh", key="monitoring_refresh")
+    try:
+        counts = dashboard.log_counts(client.metrics_text(), client.model_name)
+    except ServingClientError:
+        counts = None
+    if client.request_log is not None:
+        counts = {"logged": client.request_log.logged, "dropped": client.request_log.dropped}
+    questions, latest = dashboard.logged_requests(config.serving.logging.filename_prefix)
+    st.subheader("Request log")
+    tally = (f"Logged {counts['logged']:.0f}, dropped {counts['dropped']:.0f} since the server started"
+             if counts else "No logged/dropped counts from the server")
+    st.write(f"{tally}; {questions} questions in the newest log files.")
+    st.table(latest)  # plain HTML, so the newest questions can be read and copied
+    check = dashboard.latest_check(config.monitoring.output_dir)
+    if check is None:
+        st.info("No monitoring check yet: run `./run.sh monitor` (or `./run.sh monitor --simulate`).")
+        return
+    st.subheader(f"Latest check ({check['checked_at']}, model version {check['model_version']})")
+    if check["alert"]:
+        st.error(f"ALERT: skew or drift over a threshold in {check['rows']} logged questions")
+    else:
+        st.success(f"OK: every distance under its threshold in {check['rows']} logged questions")
+    shares = dashboard.distributions(config.monitoring.output_dir)
+    if shares is not None:
+        long = shares.melt(id_vars=["feature", "value"], value_vars=["training", "serving"], var_name="data",
+                           value_name="share")
+        st.altair_chart(alt.Chart(long).mark_bar().encode(
+            x=alt.X("share", title="share"), y=alt.Y("value", sort=None, title=None), yOffset="data", color="data",
+            row=alt.Row("feature", title=None)).resolve_scale(y="independent").properties(width=420))
+    over_time = dashboard.distances_over_checks(config.monitoring.output_dir)
+    st.altair_chart(alt.Chart(over_time).mark_line(point=True).encode(
+        x=alt.X("check:O", title="check (oldest first)"), y=alt.Y("ratio", title="distance / threshold"),
+        color="feature", strokeDash="kind", tooltip=["checked_at", "kind", "feature", "value", "threshold"]
+    ).properties(height=240) + alt.Chart(pd.DataFrame({"y": [1.0]})).mark_rule(color="red").encode(y="y"),
+        width="stretch")
+    st.dataframe(pd.DataFrame(check["distances"]), hide_index=True, width="stretch", key="monitoring_distances")
+
+
 def main() -> None:
     st.set_page_config(page_title="Pre or Post purchase?", page_icon="🛒")
     st.title("Was this asked before or after buying?")
@@ -316,17 +394,22 @@ def main() -> None:
         st.error(str(error))
         return
     client = loaders.client(config.serving.host, config.serving.model_name, config.serving.grpc_port,
-                        config.serving.rest_port, config.serving.request_timeout_seconds)
+                            config.serving.rest_port, config.serving.request_timeout_seconds)
+    if config.serving.logging.client_side and config.serving.logging.sampling_rate > 0:
+        client.request_log = loaders.request_log(str(config.serving.logging), config.serving.logging, client.model_name)
     sidebar(client)
-    ask, batch, model, evaluation = st.tabs(["Ask", "Batch", "Model", "Evaluation"])
+    ask, batch, model, evaluation, monitoring = st.tabs(["Ask", "Batch", "Model", "Evaluation", "Monitoring"])
+    feedback_file = feedback.feedback_path(config.pipeline.output_dir)
     with ask:
-        ask_tab(client)
+        ask_tab(client, feedback_file)
     with batch:
-        batch_tab(client)
+        batch_tab(client, feedback_file)
     with model:
         model_tab(client, config.pipeline.summary_path)
     with evaluation:
         evaluation_tab(config.pipeline.output_dir)
+    with monitoring:
+        monitoring_tab(config, client)
     rollout_section(config.serving)
 
 

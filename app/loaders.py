@@ -18,6 +18,7 @@ from common import config as configs
 from reporting import evaluation_file
 from reporting import run_document as run_document_module
 from serving.client import ModelClient
+from serving.request_log import RequestLogger
 
 
 def _modified(path: Path) -> float:
@@ -40,6 +41,12 @@ def _config(path: str, modified: float, overrides: tuple[tuple[str, str], ...]) 
 def client(host: str, model_name: str, grpc_port: int, rest_port: int, timeout: float) -> ModelClient:
     return ModelClient(host, model_name, grpc_port=grpc_port, rest_port=rest_port, transport="grpc", timeout=timeout,
                        retries=1)
+
+
+@st.cache_resource(show_spinner=False)
+def request_log(key: str, _config: configs.RequestLogConfig, model_name: str) -> RequestLogger:
+    """The client-side request log, for a TensorFlow Serving that cannot log (serving.logging.client_side)."""
+    return RequestLogger(_config, model_name)
 
 
 @st.cache_data(show_spinner=False)

@@ -11,6 +11,8 @@ varied questions (no answer cache can win), for a fixed time each. Beside it, in
   in-process p50;
 - optionally (--compare-root) the same server from another checkout, e.g. main before a change;
 - the first request after a hot reload, with and without the version's warm-up file (bench/first_request.py).
+- the request log: the server above runs with it off, and a "log 1.0" server logs every request
+  (serving.logging.sampling_rate 1.0, into a temporary folder), gRPC only (--no-request-log skips it).
 
 For the server it reads its batch sizes from /monitoring/prometheus/metrics and its CPU time from
 /proc. Prints a table and the targets' ratios, writes JSON; --profile-dir records py-spy profiles.
@@ -21,12 +23,14 @@ Run: ./run.sh bench-serving [--seconds 5] [--clients 1 8 32] [--out outputs/benc
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -226,7 +230,8 @@ def in_process_call(function: Callable) -> Callable[[int], Callable[[], object]]
 
 def run_serving_bench(base: Path, model_name: str, seconds: float, client_counts: list[int],
                       floor: bool = False, compare_root: Path | None = None, profile_dir: Path | None = None,
-                      variants: dict[str, dict[str, str]] | None = None, rounds: int = 1) -> list[dict]:
+                      variants: dict[str, dict[str, str]] | None = None, rounds: int = 1,
+                      settings: dict[str, str] | None = None) -> list[dict]:
     """Rows of latency and throughput for each way and client count, with ratios to in-process and floor.
 
     Each measurement is cut into ``rounds`` slices taken in turn with the other ways', so that a burst
@@ -234,7 +239,7 @@ def run_serving_bench(base: Path, model_name: str, seconds: float, client_counts
     """
     function = LoadedModel.load(base).serving_fn
     settings = {"PPQ_SERVING__MODEL_DIR": str(base.parent), "PPQ_SERVING__MODEL_NAME": model_name,
-                "PPQ_SERVING__HOST": "127.0.0.1", "PPQ_SERVING__POLL_SECONDS": "60"}
+                "PPQ_SERVING__HOST": "127.0.0.1", "PPQ_SERVING__POLL_SECONDS": "60", **(settings or {})}
     serve = [sys.executable, "-m", "pipeline.cli", "serve"]
     servers = [("", start_served("server", serve, settings, model_name), ("grpc", "rest"))]
     try:
@@ -304,8 +309,20 @@ def targets(rows: list[dict]) -> list[tuple[str, float, str, float, bool]]:
     if ("gRPC", 32) in by:
         found.append(("gRPC rate at 32 clients / in-process", by["gRPC", 32]["rate_vs_in_process"], ">=", 0.75))
         found.append(("gRPC p99 / p50 at 32 clients", by["gRPC", 32]["p99_vs_p50"], "<=", 3.0))
+    if ("gRPC", 32) in by and ("log 1.0 gRPC", 32) in by:
+        found.append(("gRPC rate at 32 clients, log 1.0 / off", by["log 1.0 gRPC", 32]["per_second"]
+                      / by["gRPC", 32]["per_second"], ">=", 0.9))
     return [(what, value, op, bound, value <= bound if op == "<=" else value >= bound)
             for what, value, op, bound in found]
+
+
+def request_log_variants(folder: Path, config: configs.Config) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """Settings for the request-log comparison: logging off for the main server, and a "log 1.0" variant."""
+    base = dataclasses.asdict(config.serving.logging)
+
+    def setting(rate: float) -> str:
+        return json.dumps({**base, "sampling_rate": rate, "filename_prefix": str(folder / "prediction_log")})
+    return {"PPQ_SERVING__LOGGING": setting(0.0)}, {"log 1.0": {"PPQ_SERVING__LOGGING": setting(1.0)}}
 
 
 def main() -> None:
@@ -318,6 +335,7 @@ def main() -> None:
     parser.add_argument("--variant", action="append", default=[], metavar="LABEL:KEY=VALUE[;KEY=VALUE]",
                         help="also measure the server with PPQ_SERVING__ overrides, e.g. 'unbatched:ENABLE_BATCHING=false'")
     parser.add_argument("--rounds", type=int, default=3, help="slices of each measurement, taken in turn")
+    parser.add_argument("--no-request-log", action="store_true", help="skip the request-log (sampling_rate 1.0) server")
     parser.add_argument("--out", type=Path, default=Path("outputs/bench/serving.json"))
     args = parser.parse_args()
     config = configs.load()
@@ -326,9 +344,13 @@ def main() -> None:
     variants = {label: dict((f"PPQ_SERVING__{kv.split('=', 1)[0].upper()}", kv.split("=", 1)[1])
                             for kv in settings.split(";"))
                 for label, _, settings in (v.partition(":") for v in args.variant)}
-    rows = run_serving_bench(config.serving.model_base_path, config.serving.model_name, args.seconds, args.clients,
-                             floor=not args.no_floor, compare_root=args.compare_root, profile_dir=args.profile_dir,
-                             variants=variants, rounds=args.rounds)
+    with tempfile.TemporaryDirectory(prefix="ppq-bench-log-") as log_folder:
+        off, log_on = request_log_variants(Path(log_folder), config)
+        if not args.no_request_log:
+            variants.update(log_on)
+        rows = run_serving_bench(config.serving.model_base_path, config.serving.model_name, args.seconds,
+                                 args.clients, floor=not args.no_floor, compare_root=args.compare_root,
+                                 profile_dir=args.profile_dir, variants=variants, rounds=args.rounds, settings=off)
     print("\n" + format_table(rows) + "\n")
     from bench.first_request import first_request_after_reload
     from models.layout import latest_version

@@ -119,6 +119,22 @@ class VersionsConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class RequestLogConfig:
+    """The request log (TensorFlow Serving's logging_config names): a sampled share of Predict calls as PredictionLogs.
+
+    ``filename_prefix`` is a path prefix; files are ``<prefix>-<time>-<n>.tfrecord``. ``client_side``: the client
+    (the app) writes the records instead of the server, for the official TensorFlow Serving image, which cannot.
+    """
+    sampling_rate: float
+    filename_prefix: Path
+    max_file_bytes: int
+    max_file_seconds: float  # a file open this long is closed at the next record or idle second, so readers see it
+    max_total_bytes: int
+    queue_size: int
+    client_side: bool
+
+
+@dataclasses.dataclass(frozen=True)
 class ServingConfig:
     model_name: str
     model_dir: Path
@@ -134,6 +150,7 @@ class ServingConfig:
     load_retry_interval_micros: int
     check_max_load_seconds: float  # the serving check's bound on loading the candidate (warm-up included)
     versions: VersionsConfig
+    logging: RequestLogConfig
 
     @property
     def model_base_path(self) -> Path:
@@ -187,6 +204,23 @@ class KubernetesConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class MonitoringConfig:
+    """Skew and drift checks on the request log (``./run.sh monitor``): the window and TFDV's thresholds.
+
+    A window is the last ``window_records`` logged requests, or those of the last ``window_minutes`` when that is
+    above 0. ``*_linf``: L-infinity distance for categorical features; ``*_js``: Jensen-Shannon divergence for
+    numeric ones.
+    """
+    window_records: int
+    window_minutes: float
+    skew_linf: float
+    drift_linf: float
+    skew_js: float
+    drift_js: float
+    output_dir: Path
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     data: DataConfig
     model: ModelConfig
@@ -197,15 +231,16 @@ class Config:
     app: AppConfig
     kubeflow: KubeflowConfig
     kubernetes: KubernetesConfig
+    monitoring: MonitoringConfig
     path: Path
 
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "evaluator": EvaluatorConfig,
              "pipeline": PipelineConfig, "batch_scoring": BatchScoringConfig, "serving": ServingConfig, "app": AppConfig,
-             "kubeflow": KubeflowConfig, "kubernetes": KubernetesConfig}
+             "kubeflow": KubeflowConfig, "kubernetes": KubernetesConfig, "monitoring": MonitoringConfig}
 _PATH_KEYS = {("data", "prepared_dir"), ("pipeline", "root"), ("pipeline", "metadata_path"),
               ("pipeline", "output_dir"), ("serving", "model_dir"), ("kubeflow", "package_file"),
-              ("kubeflow", "output_file"), ("kubernetes", "manifests_dir")}
+              ("kubeflow", "output_file"), ("kubernetes", "manifests_dir"), ("monitoring", "output_dir")}
 
 
 def _key_name(path: Any) -> str:
@@ -279,6 +314,8 @@ def from_dict(raw: dict[str, Any], base_dir: Path = PROJECT_ROOT, environ: Mappi
         if section == "serving":
             values["batching"] = BatchingConfig(**values["batching"])
             values["versions"] = VersionsConfig(**_with_python_ints(VersionsConfig, values["versions"]))
+            log = dict(values["logging"], filename_prefix=(base_dir / values["logging"]["filename_prefix"]).resolve())
+            values["logging"] = RequestLogConfig(**_with_python_ints(RequestLogConfig, log))
         sections[section] = cls(**_with_python_ints(cls, values))
     return Config(path=path or base_dir / "config.json", **sections)
 

@@ -29,6 +29,7 @@ from common.config import DataConfig
 from dataprep import preparation, splits
 
 PREPARED_KEY = "prepared"
+FEEDBACK_ROWS_PROPERTY = "rows_feedback"  # corrections added to the train split
 
 
 class PreparedSplits(artifact.Artifact):
@@ -59,6 +60,7 @@ def record_manifest(prepared: artifact.Artifact, manifest: dict[str, Any]) -> No
             prepared.set_int_custom_property(f"rows_{split}_{label}", rows)
     for rule, rows in manifest["rows_dropped"].items():
         prepared.set_int_custom_property(f"dropped_{rule}", rows)
+    prepared.set_int_custom_property(FEEDBACK_ROWS_PROPERTY, manifest.get("feedback", {}).get("rows_added", 0))
     prepared.set_json_value_custom_property("manifest", manifest)
 
 
@@ -68,16 +70,18 @@ def DataPreparation(  # noqa: N802 (TFX component naming)
     settings: Parameter[str],
     source_version: Parameter[str],
     prepared: OutputArtifact[PreparedSplits],
+    feedback_file: Parameter[str] = "",
 ) -> None:
-    """Raw CSV -> stratified splits in the output artifact.
+    """Raw CSV -> stratified splits in the output artifact, plus people's corrections in the train split.
 
-    ``source_version`` only keys the cache: the local runner sets it from the source file's size and
-    modification time, so a changed file at the same path is prepared again instead of taken from cache.
+    ``source_version`` only keys the cache: the local runner sets it from the source file's (and the feedback
+    file's) size and modification time, so a changed file at the same path is prepared again instead of taken
+    from cache. ``feedback_file``: monitoring.feedback's CSV ('' or a missing file: no corrections).
     """
     del source_version
     with tempfile.TemporaryDirectory(prefix="ppq-prepare-") as tmp:
         config = DataConfig(source=source, prepared_dir=Path(tmp) / "prepared", **json.loads(settings))
-        manifest = preparation.prepare(config, force=True)
+        manifest = preparation.prepare(config, force=True, feedback_file=Path(feedback_file) if feedback_file else None)
         splits.upload(config.prepared_dir, prepared.uri)
     record_manifest(prepared, manifest)
 

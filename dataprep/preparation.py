@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 import features
 from common.config import DataConfig, is_http_url, is_url
-from dataprep.splits import SPLITS, read_manifest, split_path, write_splits
+from dataprep.splits import SPLITS, read_csv_as_text, read_manifest, split_path, write_splits
 
 _WHITESPACE = re.compile(r"\s+")
 
@@ -207,18 +207,51 @@ def _settings(config: DataConfig) -> dict[str, object]:
             "random_seed": config.random_seed}
 
 
-def prepare(config: DataConfig, force: bool = False) -> dict[str, object]:
-    """Prepare the splits unless an identical run already did; return the manifest."""
+def add_feedback(splits: dict[str, pd.DataFrame], feedback: pd.DataFrame) -> dict[str, int]:
+    """Append people's corrections to the train split only, in place; count what was added and what was not.
+
+    Never eval or test: the Evaluator compares the new model with the previous one on the same eval split. A
+    correction whose question is already in eval or test is left out (it would put an eval question into
+    training); one already in train with the same label adds nothing; one with the other label is added.
+    """
+    rows = feedback[[features.QUESTION, features.LABEL]].copy()
+    valid = (rows[features.LABEL].isin(features.LABEL_VALUES) & (rows[features.QUESTION].str.len() > 0)
+             & (rows[features.QUESTION].str.len() <= features.MAX_QUESTION_CHARS))
+    held_out = pd.concat([splits[s][features.QUESTION] for s in SPLITS if s != "train"])
+    in_held_out = rows[features.QUESTION].isin(held_out)
+    train = splits["train"]
+    known = rows.merge(train.drop_duplicates(), how="left", indicator=True)["_merge"].eq("both").to_numpy()
+    added = rows[valid & ~in_held_out & ~known]
+    splits["train"] = pd.concat([train, added], ignore_index=True)
+    return {"rows_read": len(rows), "rows_added": len(added), "invalid": int((~valid).sum()),
+            "in_eval_or_test": int((valid & in_held_out).sum()), "already_in_train": int((valid & ~in_held_out & known).sum())}
+
+
+def _feedback_rows(feedback_file: Path | None) -> tuple[pd.DataFrame | None, str | None]:
+    if feedback_file is None or not Path(feedback_file).is_file():
+        return None, None
+    return read_csv_as_text(feedback_file), _sha256(Path(feedback_file))
+
+
+def prepare(config: DataConfig, force: bool = False, feedback_file: Path | None = None) -> dict[str, object]:
+    """Prepare the splits unless an identical run already did; return the manifest.
+
+    ``feedback_file`` (monitoring.feedback's CSV) adds people's corrections to the train split.
+    """
     started = time.monotonic()
+    feedback, feedback_sha256 = _feedback_rows(feedback_file)
     with local_copy(config.source, config.download_timeout_seconds) as path:
         checksum = _sha256(path)
         previous = read_manifest(config.prepared_dir)
         if (not force and previous and previous.get("source_sha256") == checksum
-                and previous.get("settings") == _settings(config)):
+                and previous.get("settings") == _settings(config)
+                and previous.get("feedback", {}).get("sha256") == feedback_sha256):
             print(f"data: {config.prepared_dir} is up to date (same source and settings)")
             return previous
         clean = read_clean(path, config)
     splits = stratified_splits(clean.frame, config)
+    sampled = sum(len(f) for f in splits.values())
+    added = add_feedback(splits, feedback) if feedback is not None else {"rows_read": 0, "rows_added": 0}
     manifest = {
         "source": config.source,
         "source_sha256": checksum,
@@ -227,12 +260,15 @@ def prepare(config: DataConfig, force: bool = False) -> dict[str, object]:
         "rows_dropped": clean.dropped,
         "rows_usable": len(clean.frame),
         "label_counts_usable": clean.frame[features.LABEL].value_counts().to_dict(),
-        "rows_sampled": sum(len(f) for f in splits.values()),
+        "rows_sampled": sampled,  # from the source; the train split's rows include the corrections added
         "splits": {s: {"rows": len(f), "labels": f[features.LABEL].value_counts().to_dict(),
                        "path": str(split_path(Path(), s))} for s, f in splits.items()},
+        "feedback": {"source": str(feedback_file) if feedback is not None else None, "sha256": feedback_sha256,
+                     **added},
         "seconds": round(time.monotonic() - started, 2),
     }
     write_splits(config.prepared_dir, splits, manifest)
-    print(f"data: {manifest['rows_sampled']} rows in {config.prepared_dir} "
-          f"({', '.join(f'{s}={len(f)}' for s, f in splits.items())}); dropped {clean.dropped}")
+    corrections = f"; corrections added to train: {added['rows_added']}" if feedback is not None else ""
+    print(f"data: {sum(len(f) for f in splits.values())} rows in {config.prepared_dir} "
+          f"({', '.join(f'{s}={len(f)}' for s, f in splits.items())}); dropped {clean.dropped}{corrections}")
     return manifest

@@ -7,11 +7,13 @@ constants and deploy/tf_serving_config.py's flags).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from pathlib import Path
 from typing import Any
 
-from common.config import Config
+from common.config import Config, RequestLogConfig
 from deploy import tf_serving_config
 from deploy.tf_serving_config import GRPC_PORT, REST_PORT
 
@@ -25,7 +27,8 @@ HEADER = """\
 #   pipeline  one-shot job: prepares data, runs the TFX pipeline, pushes the blessed model into the volume
 #   serving   the official TensorFlow Serving image, serving the newest pushed version, with server-side
 #             batching and Prometheus metrics (files from deploy/tf_serving_config.py)
-#   app       the Streamlit app, querying the serving container over gRPC
+#   app       the Streamlit app, querying the serving container over gRPC; writes the request log and the
+#             corrections into the volume (TensorFlow Serving's image cannot log)
 # Host ports bind to 127.0.0.1; change the left-hand side to expose them.
 """
 
@@ -41,6 +44,13 @@ def _host_port(port: int, container_port: int) -> str:
 def _outputs_relative(config: Config, path: Path) -> str:
     """Where ``path`` (under the project's outputs folder) is, relative to that folder."""
     return path.relative_to(config.path.parent / "outputs").as_posix()
+
+
+def client_side_request_log(logging: RequestLogConfig, filename_prefix: str) -> str:
+    """``PPQ_SERVING__LOGGING`` for the app: TensorFlow Serving's image cannot log (tensorflow/serving#408), so the
+    app writes the same PredictionLog records (serving.request_log) on its side."""
+    values = {f.name: getattr(logging, f.name) for f in dataclasses.fields(logging)}
+    return json.dumps({**values, "filename_prefix": filename_prefix, "client_side": True})
 
 
 def compose_file(config: Config) -> dict[str, Any]:
@@ -70,9 +80,12 @@ def compose_file(config: Config) -> dict[str, Any]:
                 "image": image, "command": ["app"],
                 "depends_on": {"serving": {"condition": "service_healthy"}},
                 "environment": {"PPQ_SERVING__HOST": "serving", "PPQ_SERVING__GRPC_PORT": str(GRPC_PORT),
-                                "PPQ_SERVING__REST_PORT": str(REST_PORT), "PPQ_APP__HOST": "0.0.0.0"},
+                                "PPQ_SERVING__REST_PORT": str(REST_PORT), "PPQ_APP__HOST": "0.0.0.0",
+                                # TF Serving's image cannot log: the app writes the request log into the volume
+                                "PPQ_SERVING__LOGGING": client_side_request_log(serving.logging, f"{APP_OUTPUTS}/"
+                                                        f"{_outputs_relative(config, serving.logging.filename_prefix)}")},
                 "ports": [_host_port(config.app.port, config.app.port)],
-                "volumes": [f"{OUTPUTS_VOLUME}:{APP_OUTPUTS}:ro"],
+                "volumes": [f"{OUTPUTS_VOLUME}:{APP_OUTPUTS}"],  # writable: the request log and the corrections
                 "restart": "unless-stopped",
             },
         },

@@ -218,6 +218,8 @@ def cmd_compile_kubeflow(config: configs.Config, args: argparse.Namespace) -> No
     package, job = kubeflow_v2_runner.compile_pipeline(config)
     print(f"Kubeflow Pipelines package: {package}; Vertex AI PipelineJob: {job} "
           f"(image {config.kubeflow.image}, root {config.kubeflow.pipeline_root})")
+    from monitoring import kubeflow
+    print(f"monitoring pipeline (for a recurring run): {kubeflow.compile_monitoring(config)}")
 
 
 def cmd_render_kubernetes(config: configs.Config, args: argparse.Namespace) -> None:
@@ -225,6 +227,19 @@ def cmd_render_kubernetes(config: configs.Config, args: argparse.Namespace) -> N
     folder = manifests.render(config)
     print(f"Kubernetes manifests: {folder} (kubectl apply -k {folder})")
     print(f"compose stack: {manifests.render_compose(config)} (docker compose up)")
+
+
+def cmd_monitor(config: configs.Config, args: argparse.Namespace) -> None:
+    """Skew and drift of the request log's latest window with TFDV (monitoring.job), or the two-stream demo."""
+    from monitoring import job, simulate
+    if args.simulate:
+        unshifted, shifted = simulate.run(config)
+        print(f"simulate: like-training stream {'ALERT' if unshifted.result.alert else 'ok'}; "
+              f"shifted stream {'ALERT' if shifted.result.alert else 'ok'}")
+        return
+    window = job.run(config)
+    if args.fail_on_alert and window is not None and window.result.alert:
+        raise SystemExit(1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -265,6 +280,11 @@ def build_parser() -> argparse.ArgumentParser:
                         ).set_defaults(func=cmd_compile_kubeflow)
     commands.add_parser("render-kubernetes", help="write the Kubernetes manifests and docker-compose.yml from config.json"
                         ).set_defaults(func=cmd_render_kubernetes)
+    monitor = commands.add_parser("monitor", help="skew and drift of the logged requests against the training data (TFDV)")
+    monitor.add_argument("--fail-on-alert", action="store_true", help="exit 1 when a distance is over its threshold")
+    monitor.add_argument("--simulate", action="store_true",
+                         help="send a like-training and a shifted stream over gRPC and check each")
+    monitor.set_defaults(func=cmd_monitor)
     return parser
 
 

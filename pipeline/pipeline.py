@@ -116,6 +116,7 @@ def create_pipeline(
     beam_pipeline_args: list[str] | None = None,
     data_source_version: str = "",
     serving_check: dict[str, Any] | None = None,
+    data_feedback_file: str = "",
 ) -> tfx.dsl.Pipeline:
     """Build the TFX pipeline; runners (local, Kubeflow) only choose where it runs.
 
@@ -124,12 +125,13 @@ def create_pipeline(
     code reruns them; the Trainer trains ``epochs`` full passes over the train split. ``preprocessing_fn``
     and ``run_fn`` are import paths of the two functions.
     ``data_source`` is the raw CSV (path or URL, gs:// included); ``data_settings`` the data section as JSON
-    (components.data_preparation.settings_parameter); ``data_source_version`` only keys the step's cache.
+    (components.data_preparation.settings_parameter); ``data_source_version`` only keys the step's cache;
+    ``data_feedback_file`` the corrections file whose rows go into the train split ('' for none).
     ``batch_size`` (config.json's ``batch_scoring``): questions per model call in the batch-scoring step.
     ``serving_check``: the ServingCheck's parameters (model_name, warmup_requests, max_load_seconds).
     """
     data_preparation = DataPreparation(source=data_source, settings=data_settings,
-                                       source_version=data_source_version)
+                                       source_version=data_source_version, feedback_file=data_feedback_file)
     example_gen = SplitsExampleGen(prepared_splits=data_preparation.outputs["prepared"]).with_id("CsvExampleGen")
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)

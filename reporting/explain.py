@@ -60,13 +60,22 @@ def without_word(question: str, start: int, end: int) -> str:
     return re.sub(r"\s+", " ", question[:start] + " " + question[end:]).strip()
 
 
+def explanation_request(question: str) -> list[str]:
+    """The questions one explanation asks: the question, then each non-empty variant with one word left out.
+
+    The monitoring job reads a logged request of exactly this shape as one question (monitoring/records.py).
+    """
+    question = question.strip()
+    variants = (without_word(question, m.start(), m.end()) for m in WORD.finditer(question))
+    return [question, *(v for v in variants if v)]  # a one-word question has no variant to ask about
+
+
 def explain(client: PredictClient, question: str) -> Explanation:
     """One batched request: the question first, then each variant with one word left out."""
     question = question.strip()
     spans = [(m.group(), m.start(), m.end()) for m in WORD.finditer(question)]
     variants = [without_word(question, start, end) for _, start, end in spans]
-    sent = [v for v in variants if v]  # a one-word question has no variant to ask about
-    predictions = client.predict([question, *sent])
+    predictions = client.predict(explanation_request(question))
     full, rest = predictions[0], iter(predictions[1:])
     words = [WordEffect(word, start, end, full.probability_post - next(rest).probability_post if variant else None)
              for (word, start, end), variant in zip(spans, variants, strict=True)]

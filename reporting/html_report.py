@@ -280,7 +280,8 @@ def history_section(data: ReportData) -> str:
              title="Run history", xticks=list(order))
     axis.legend(fontsize=8)
     return (_svg(figure) + _table(frame) + _source("ML Metadata pipeline_run contexts; tfma.load_metrics per run; "
-                                                    "StatisticsGen row counts; Pusher's pushed_version"))
+                                                    "StatisticsGen row counts; DataPreparation's rows_feedback; "
+                                                    "Pusher's pushed_version"))
 
 
 def render(data: ReportData) -> str:

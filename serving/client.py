@@ -8,9 +8,11 @@ server is UNAVAILABLE; every failure surfaces as a ServingClientError whose
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import grpc
@@ -27,7 +29,7 @@ from tensorflow_serving.apis import (
 
 import signatures
 from features import MAX_QUESTION_CHARS, POST, PRE, QUESTION
-from serving import metric_names
+from serving import metric_names, request_log
 from signatures import LABEL_OUTPUT, PROBABILITY_OUTPUT
 
 # The model's vocabulary as the client's callers (the app) see it; defined once, in features.py.
@@ -102,9 +104,10 @@ class ModelClient:
 
     def __init__(self, host: str, model_name: str, grpc_port: int = 8500, rest_port: int = 8501,
                  transport: str = "grpc", timeout: float = 10.0, retries: int = 3, backoff: float = 0.2,
-                 label: str | None = None, version: int | None = None):
+                 label: str | None = None, version: int | None = None, request_log: Any = None):
         """``label`` or ``version``: ask for that version (model_spec.version_label / version, REST's
-        /labels/<label> or /versions/<n>) instead of the newest the server has loaded."""
+        /labels/<label> or /versions/<n>) instead of the newest the server has loaded. ``request_log``: a
+        serving.request_log.RequestLogger, where the server cannot log (serving.logging.client_side)."""
         if transport not in ("grpc", "rest"):
             raise ValueError(f"transport must be 'grpc' or 'rest', got {transport!r}")
         if label and version is not None:
@@ -117,6 +120,8 @@ class ModelClient:
         self.rest_predict_url = self.rest_url + (f"/labels/{label}" if label else
                                                  f"/versions/{version}" if version is not None else "") + ":predict"
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
+        self.request_log = request_log
+        self._local = threading.local()
         self._channel = grpc.insecure_channel(self.grpc_address)
         self._predict_stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         self._model_stub = model_service_pb2_grpc.ModelServiceStub(self._channel)
@@ -137,6 +142,15 @@ class ModelClient:
         return self.grpc_address if self.transport == "grpc" else self.rest_url
 
     # ------------------------------------------------------------------ calls
+
+    @contextlib.contextmanager
+    def unlogged(self) -> Iterator[ModelClient]:
+        """Predictions in this block (this thread) stay out of the request log: requests derived from a logged one."""
+        self._local.unlogged = True
+        try:
+            yield self
+        finally:
+            self._local.unlogged = False
 
     def predict(self, questions: list[str]) -> list[Prediction]:
         questions = validate_questions(questions)
@@ -210,7 +224,11 @@ class ModelClient:
         elif self.version is not None:
             request.model_spec.version.value = self.version
         request.inputs[signatures.QUESTION_INPUT].CopyFrom(string_tensor(questions))
-        response = self._predict_stub.Predict(request, timeout=self.timeout)
+        unlogged = getattr(self._local, "unlogged", False)
+        response = self._predict_stub.Predict(request, timeout=self.timeout,
+                                              metadata=(request_log.SKIP_METADATA,) if unlogged else None)
+        if self.request_log is not None and not unlogged:
+            self.request_log.log(request, response)
         probabilities = floats(response.outputs[PROBABILITY_OUTPUT])
         labels = [v.decode("utf-8") for v in response.outputs[LABEL_OUTPUT].string_val]
         return probabilities, labels, response.model_spec.version.value

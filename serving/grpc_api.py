@@ -27,6 +27,7 @@ from tensorflow_serving.apis import (
 from serving.batching import Runner
 from serving.errors import ServingError, invalid
 from serving.metrics import ServerMetrics
+from serving.request_log import SKIP_METADATA, RequestLogger
 from serving.versions import ModelManager
 
 LOG = logging.getLogger("model-server")
@@ -72,14 +73,17 @@ def _label(spec) -> str | None:
 
 
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, manager: ModelManager, runner: Runner, metrics: ServerMetrics):
-        self.manager, self.runner, self.metrics = manager, runner, metrics
+    def __init__(self, manager: ModelManager, runner: Runner, metrics: ServerMetrics,
+                 request_log: RequestLogger | None = None):
+        self.manager, self.runner, self.metrics, self.request_log = manager, runner, metrics, request_log
 
     def Predict(self, request: predict_pb2.PredictRequest, context: grpc.ServicerContext) -> predict_pb2.PredictResponse:  # noqa: N802
         started, status, version = time.perf_counter(), "OK", None
         try:
             response = self._predict(request)
             version = response.model_spec.version.value
+            if self.request_log is not None and SKIP_METADATA not in context.invocation_metadata():
+                self.request_log.log(request, response)
             return response
         except ServingError as error:
             status = error.code.name
@@ -141,8 +145,9 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
         return response
 
 
-def add_services(server: grpc.Server, manager: ModelManager, runner: Runner, metrics: ServerMetrics) -> None:
+def add_services(server: grpc.Server, manager: ModelManager, runner: Runner, metrics: ServerMetrics,
+                 request_log: RequestLogger | None = None) -> None:
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-        PredictionServicer(manager, runner, metrics), server)
+        PredictionServicer(manager, runner, metrics, request_log), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(manager), server)
 

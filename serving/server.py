@@ -9,6 +9,7 @@ not a replacement: the same client and app work unchanged against either. Its ro
 - grpc_api.py: PredictionService and ModelService through tensorflow-serving-api's generated stubs;
 - rest_api.py: TensorFlow Serving's JSON API and ``/monitoring/prometheus/metrics``;
 - metrics.py: the Prometheus metrics; errors.py: request limits and error statuses;
+- request_log.py: the sampled request log (PredictionLog records in TFRecord files, config.json serving.logging);
 - this module: the process's ports, start, and a graceful stop on SIGTERM/SIGINT.
 
 Binds to 127.0.0.1 unless told otherwise. Run: ``./run.sh serve`` (ports and paths from config.json).
@@ -29,6 +30,7 @@ from serving import grpc_api
 from serving.batching import Batcher, BatchingParameters, Unbatched
 from serving.errors import MAX_REQUEST_BYTES
 from serving.metrics import ServerMetrics
+from serving.request_log import RequestLogger
 from serving.rest_api import RestApi, RestServer
 from serving.versions import TF_SERVING_RETRIES, LoadRetries, ModelManager
 
@@ -41,14 +43,16 @@ class ModelServer:
 
     def __init__(self, model_name: str, base_path: Path, host: str = "127.0.0.1", grpc_port: int = 8500,
                  rest_port: int = 8501, poll_seconds: float = 2.0, batching: BatchingParameters | None = None,
-                 retries: LoadRetries = TF_SERVING_RETRIES, model_config_file: Path | None = None):
+                 retries: LoadRetries = TF_SERVING_RETRIES, model_config_file: Path | None = None,
+                 request_log: configs.RequestLogConfig | None = None):
         self.metrics = ServerMetrics(model_name)
         self.manager = ModelManager(model_name, base_path, poll_seconds, retries, model_config_file,
                                     self.metrics.config_error)
         self.runner = Batcher(batching, self.metrics) if batching else Unbatched()
+        self.request_log = RequestLogger(request_log, model_name, self.metrics.registry) if request_log else None
         self.grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=GRPC_WORKERS, thread_name_prefix="grpc"),
                                 options=[("grpc.max_receive_message_length", MAX_REQUEST_BYTES)])
-        grpc_api.add_services(self.grpc, self.manager, self.runner, self.metrics)
+        grpc_api.add_services(self.grpc, self.manager, self.runner, self.metrics, self.request_log)
         self.grpc_port = self.grpc.add_insecure_port(f"{host}:{grpc_port}")
         if self.grpc_port == 0:
             raise OSError(f"cannot bind gRPC to {host}:{grpc_port} (port in use?)")
@@ -61,7 +65,8 @@ class ModelServer:
         return cls(serving.model_name, serving.model_base_path, serving.host, serving.grpc_port, serving.rest_port,
                    serving.poll_seconds, serving.batching if serving.enable_batching else None,
                    LoadRetries(serving.max_num_load_retries, serving.load_retry_interval_micros / 1e6),
-                   serving.model_config_path)
+                   serving.model_config_path,
+                   serving.logging if serving.logging.sampling_rate > 0 and not serving.logging.client_side else None)
 
     def start(self) -> None:
         self.manager.start()
@@ -78,6 +83,8 @@ class ModelServer:
         self.rest.in_flight.wait_idle(grace)
         grpc_stopped.wait()
         self.rest.server_close()
+        if self.request_log is not None:  # after the last answer: flush and close the open log file
+            self.request_log.close()
 
 
 def serve_forever(server: ModelServer) -> None:

@@ -1,0 +1,178 @@
+"""The request log: a sampled share of Predict calls written as TensorFlow Serving's ``PredictionLog`` records.
+
+TensorFlow Serving defines the record (``tensorflow.serving.PredictionLog``: a ``PredictLog`` with the request
+and the response, and ``LogMetadata`` with the model spec that answered, the sampling config and the time) and
+the settings (``sampling_config { sampling_rate }``, a ``filename_prefix``), but its open-source binary ships no
+log collector (tensorflow/serving#408), so this module is the collector, used by the local server and, for the
+official image, by the client (``serving.logging.client_side``).
+
+Logging never slows or fails a request: ``log`` only draws the sample and puts the pair on a bounded queue
+(a full queue drops the record and counts it); one writer thread builds the records and appends them to
+TFRecord files. A file being written is named ``*.tfrecord.tmp`` and renamed to ``*.tfrecord`` once closed (on
+rotation at ``max_file_bytes`` or after ``max_file_seconds``, and on ``close``, which the server calls on
+SIGTERM), so a reader never takes a half-written file for a complete one. Closed files beyond
+``max_total_bytes`` are deleted, oldest first. A request sent with the gRPC metadata ``SKIP_METADATA`` is not
+logged: the app's word-by-word explanation re-asks a logged question with each word left out, which is not
+traffic to monitor.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import tensorflow as tf
+from prometheus_client import CollectorRegistry, Counter
+from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+
+from common.config import RequestLogConfig
+
+LOG = logging.getLogger("model-server")
+SUFFIX = ".tfrecord"
+WRITING_SUFFIX = ".tfrecord.tmp"
+RECORDS_METRIC = "ppq_request_log_records"  # exposed as ppq_request_log_records_total{model_name,outcome}
+SKIP_METADATA = ("ppq-request-log", "skip")  # gRPC metadata of requests derived from one already logged
+TFRECORD_OVERHEAD = 16  # length (8) + its CRC (4) + the data's CRC (4) around every record
+_STOP, _FLUSH = object(), object()
+_FILE_NUMBERS = itertools.count(1)  # process-wide: two loggers in one process never pick the same name
+
+
+def log_files(filename_prefix: Path) -> list[Path]:
+    """The complete log files under a prefix, oldest first (names sort by time)."""
+    folder = filename_prefix.parent
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob(f"{filename_prefix.name}-*{SUFFIX}") if p.is_file())
+
+
+def prediction_log(request: predict_pb2.PredictRequest, response: predict_pb2.PredictResponse,
+                   timestamp: float, sampling_rate: float) -> prediction_log_pb2.PredictionLog:
+    """One record as TensorFlow Serving writes it; the model spec is the response's (the version that answered)."""
+    record = prediction_log_pb2.PredictionLog()
+    record.log_metadata.model_spec.CopyFrom(response.model_spec)
+    record.log_metadata.sampling_config.sampling_rate = sampling_rate
+    record.log_metadata.timestamp_secs = int(timestamp)
+    record.predict_log.request.CopyFrom(request)
+    record.predict_log.response.CopyFrom(response)
+    return record
+
+
+def read_records(path: Path) -> Iterator[prediction_log_pb2.PredictionLog]:
+    """The records of one file; a truncated or corrupt file raises ``tf.errors.DataLossError`` where it breaks."""
+    for raw in tf.data.TFRecordDataset(str(path)).as_numpy_iterator():
+        yield prediction_log_pb2.PredictionLog.FromString(raw)
+
+
+class RequestLogger:
+    """Sample, queue and write PredictionLog records; ``close`` flushes and renames the open file."""
+
+    def __init__(self, config: RequestLogConfig, model_name: str, registry: CollectorRegistry | None = None,
+                 clock: Callable[[], float] = time.time, draw: Callable[[], float] = random.random):
+        self.config, self._clock, self._draw = config, clock, draw
+        counter = Counter(RECORDS_METRIC, "PredictionLog records by outcome: logged, or dropped on a full queue.",
+                          ["model_name", "outcome"], registry=registry)
+        self._logged, self._dropped = counter.labels(model_name, "logged"), counter.labels(model_name, "dropped")
+        self.logged = self.dropped = 0
+        self._queue: queue.Queue = queue.Queue(maxsize=config.queue_size)
+        self._writer: tf.io.TFRecordWriter | None = None
+        self._path: Path | None = None
+        self._bytes, self._opened = 0, 0.0
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="request-log", daemon=True)
+        self._thread.start()
+
+    def log(self, request: predict_pb2.PredictRequest, response: predict_pb2.PredictResponse) -> None:
+        """On the request path: draw the sample and enqueue; never blocks, never raises for a full queue."""
+        if self.config.sampling_rate <= 0 or self._closed.is_set() or self._draw() >= self.config.sampling_rate:
+            return
+        try:
+            self._queue.put_nowait((request, response, self._clock()))
+        except queue.Full:
+            self.dropped += 1
+            self._dropped.inc()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Write what is queued and close the open file now, so readers see it; False if that took too long."""
+        done = threading.Event()
+        try:
+            self._queue.put((_FLUSH, done), timeout=timeout)
+        except queue.Full:
+            return False
+        return done.wait(timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued, then close and rename the open file (the server's stop on SIGTERM calls this)."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=1.0)
+            except queue.Empty:
+                if self._writer is not None and time.monotonic() - self._opened >= self.config.max_file_seconds:
+                    self._finish_file()
+                continue
+            if item is _STOP:
+                break
+            if item[0] is _FLUSH:
+                self._finish_file()
+                item[1].set()
+                continue
+            try:
+                self._write(prediction_log(*item, self.config.sampling_rate).SerializeToString())
+            except Exception:  # noqa: BLE001 - a bad disk must not stop the writer; the record is counted lost
+                LOG.exception("request log: could not write a record")
+                self.dropped += 1
+                self._dropped.inc()
+                continue
+            self.logged += 1
+            self._logged.inc()
+        self._finish_file()
+
+    def _write(self, record: bytes) -> None:
+        if self._writer is not None and (self._bytes + len(record) + TFRECORD_OVERHEAD > self.config.max_file_bytes
+                                         or time.monotonic() - self._opened >= self.config.max_file_seconds):
+            self._finish_file()
+        if self._writer is None:
+            self._open_file()
+        self._writer.write(record)
+        self._bytes += len(record) + TFRECORD_OVERHEAD
+
+    def _open_file(self) -> None:
+        prefix = self.config.filename_prefix
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(self._clock()))
+        self._path = prefix.with_name(f"{prefix.name}-{stamp}-{os.getpid()}-{next(_FILE_NUMBERS):06d}{WRITING_SUFFIX}")
+        self._writer = tf.io.TFRecordWriter(str(self._path))
+        self._bytes, self._opened = 0, time.monotonic()
+
+    def _finish_file(self) -> None:
+        """Flush, close and rename the open file to its complete name, then keep the folder under its cap."""
+        if self._writer is None:
+            return
+        self._writer.close()
+        os.replace(self._path, self._path.with_name(self._path.name[:-len(WRITING_SUFFIX)] + SUFFIX))
+        self._writer, self._path = None, None
+        self._enforce_cap()
+
+    def _enforce_cap(self) -> None:
+        files = log_files(self.config.filename_prefix)
+        sizes = {path: path.stat().st_size for path in files}
+        total = sum(sizes.values())
+        for path in files:
+            if total <= self.config.max_total_bytes:
+                break
+            path.unlink(missing_ok=True)
+            total -= sizes[path]
+            LOG.info("request log: deleted %s to stay under %d bytes", path.name, self.config.max_total_bytes)
