@@ -43,9 +43,10 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 import signatures
-from bench.launch import free_port, start_process, stop_server
+from bench.launch import start_process, stop_server
 from common import config as configs
 from common.config import PROJECT_ROOT as ROOT
+from common.ports import free_port
 from models.pushed_models import LoadedModel
 from reporting import server_load
 from serving import metric_names

@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.launch import free_port, start_server, stop_server
+from bench.launch import start_server, stop_server
 from common.config import PROJECT_ROOT as ROOT
+from common.ports import free_port
 from reporting import server_load
 
 __all__ = ["ROOT", "SMALL_OVERRIDES", "free_port", "server_config", "standalone_server_config", "start_server",
