@@ -307,8 +307,10 @@ def data_view(document: dict) -> None:
 
 def rollout_section(serving: configs.ServingConfig) -> None:
     """Stable and canary side by side for one question, each version's load, and promote with a confirmation."""
-    import rollout_view  # beside this script (Streamlit puts its folder first on sys.path, where "app" is this file)
-
+    try:  # `streamlit run` puts this script's folder first on sys.path (where "app" is this very file)
+        import rollout_view
+    except ModuleNotFoundError:  # AppTest does not: the project's app package is found
+        from app import rollout_view
     from serving.rollout import RolloutError
     st.header("Rollout")
     labels = rollout_view.labels(serving)

@@ -69,11 +69,12 @@ def test_compose_services_agree_with_config():
     assert serving["environment"]["MODEL_NAME"] == cfg.serving.model_name
     assert serving["ports"] == [f"127.0.0.1:{cfg.serving.grpc_port}:8500", f"127.0.0.1:{cfg.serving.rest_port}:8501"]
     assert serving["depends_on"]["pipeline"]["condition"] == "service_completed_successfully"
-    # The pipeline pushes to /app/<serving.model_dir>; serving reads the same volume folder.
+    # The pipeline pushes to /app/<serving.model_dir>; serving mounts the volume at the same path, so the model
+    # config file the pipeline writes there names base paths that hold in both containers.
     model_dir = cfg.serving.model_dir.relative_to(ROOT / "outputs")
     assert services["pipeline"]["volumes"] == ["outputs:/app/outputs"]
-    assert serving["volumes"] == ["outputs:/outputs:ro"]
-    assert serving["environment"]["MODEL_BASE_PATH"] == f"/outputs/{model_dir}"
+    assert serving["volumes"] == ["outputs:/app/outputs:ro"]
+    assert serving["environment"]["MODEL_BASE_PATH"] == f"/app/outputs/{model_dir}"
     app = services["app"]
     # The app reads the serving container's address through config.json's environment overrides.
     app_config = configs.from_dict(yaml.safe_load((ROOT / "config.json").read_text()), environ=app["environment"])
