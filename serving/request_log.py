@@ -1,4 +1,4 @@
-"""The request log: a sampled share of Predict calls written as TensorFlow Serving's ``PredictionLog`` records.
+"""The request log: a sampled share of predictions (gRPC and REST) as TensorFlow Serving's ``PredictionLog`` records.
 
 TensorFlow Serving defines the record (``tensorflow.serving.PredictionLog``: a ``PredictLog`` with the request
 and the response, and ``LogMetadata`` with the model spec that answered, the sampling config and the time) and
@@ -90,10 +90,14 @@ class RequestLogger:
 
     def log(self, request: predict_pb2.PredictRequest, response: predict_pb2.PredictResponse) -> None:
         """On the request path: draw the sample and enqueue; never blocks, never raises for a full queue."""
+        self.log_built(lambda: (request, response))
+
+    def log_built(self, build: Callable[[], tuple[predict_pb2.PredictRequest, predict_pb2.PredictResponse]]) -> None:
+        """As ``log``, for a caller whose request and response are built later, on the writer thread (REST)."""
         if self.config.sampling_rate <= 0 or self._closed.is_set() or self._draw() >= self.config.sampling_rate:
             return
         try:
-            self._queue.put_nowait((request, response, self._clock()))
+            self._queue.put_nowait((build, self._clock()))
         except queue.Full:
             self.dropped += 1
             self._dropped.inc()
@@ -130,7 +134,8 @@ class RequestLogger:
                 item[1].set()
                 continue
             try:
-                self._write(prediction_log(*item, self.config.sampling_rate).SerializeToString())
+                build, timestamp = item
+                self._write(prediction_log(*build(), timestamp, self.config.sampling_rate).SerializeToString())
             except Exception:  # noqa: BLE001 - a bad disk must not stop the writer; the record is counted lost
                 LOG.exception("request log: could not write a record")
                 self.dropped += 1

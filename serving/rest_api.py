@@ -19,10 +19,13 @@ from typing import Any
 import grpc
 import numpy as np
 from google.protobuf import json_format
+from tensorflow_serving.apis import predict_pb2
 
 from serving import metric_names, metrics
 from serving.batching import Runner
 from serving.errors import MAX_REQUEST_BYTES, ServingError, invalid
+from serving.grpc_api import fill_tensor
+from serving.request_log import RequestLogger
 from serving.versions import ModelManager
 
 LOG = logging.getLogger("model-server")
@@ -91,11 +94,27 @@ def _jsonable(value: np.ndarray) -> list:
     return value.tolist()
 
 
+def as_protos(name: str, version: int, signature_name: str, inputs: dict[str, np.ndarray],
+              outputs: dict[str, np.ndarray]) -> tuple[predict_pb2.PredictRequest, predict_pb2.PredictResponse]:
+    """A REST call as the gRPC request and response it stands for (for the request log)."""
+    request, response = predict_pb2.PredictRequest(), predict_pb2.PredictResponse()
+    request.model_spec.name = response.model_spec.name = name
+    request.model_spec.signature_name = response.model_spec.signature_name = signature_name
+    response.model_spec.version.value = version
+    for key, value in inputs.items():
+        fill_tensor(request.inputs[key], np.char.encode(value, "utf-8").astype(object) if value.dtype.kind == "U"
+                    else value)
+    for key, value in outputs.items():
+        fill_tensor(response.outputs[key], value)
+    return request, response
+
+
 class RestApi:
     """TensorFlow Serving's REST answers over one ModelManager; HTTP-free, so each answer is one call."""
 
-    def __init__(self, manager: ModelManager, runner: Runner, server_metrics: metrics.ServerMetrics):
-        self.manager, self.runner, self.metrics = manager, runner, server_metrics
+    def __init__(self, manager: ModelManager, runner: Runner, server_metrics: metrics.ServerMetrics,
+                 request_log: RequestLogger | None = None):
+        self.manager, self.runner, self.metrics, self.request_log = manager, runner, server_metrics, request_log
 
     def get(self, path: str) -> tuple[int, dict[str, Any]]:
         name, version, label, action = route(path)
@@ -145,8 +164,11 @@ class RestApi:
         if not isinstance(signature_name, str):
             raise invalid('"signature_name" must be a string')
         signature = model.signature(signature_name)
-        outputs = self.runner.run(signature, request_inputs(body, sorted(signature.input_specs)))
+        inputs = request_inputs(body, sorted(signature.input_specs))
+        outputs = self.runner.run(signature, inputs)
         served.append(model.version)
+        if self.request_log is not None:  # logged as the PredictRequest/Response TensorFlow Serving would see
+            self.request_log.log_built(lambda: as_protos(name, model.version, signature.name, inputs, outputs))
         columns = {k: _jsonable(v) for k, v in outputs.items()}
         if "inputs" in body:
             return {"outputs": columns}

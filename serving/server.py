@@ -56,7 +56,7 @@ class ModelServer:
         self.grpc_port = self.grpc.add_insecure_port(f"{host}:{grpc_port}")
         if self.grpc_port == 0:
             raise OSError(f"cannot bind gRPC to {host}:{grpc_port} (port in use?)")
-        self.rest = RestServer((host, rest_port), RestApi(self.manager, self.runner, self.metrics))
+        self.rest = RestServer((host, rest_port), RestApi(self.manager, self.runner, self.metrics, self.request_log))
         self.rest_port = self.rest.server_address[1]
         self.host = host
 

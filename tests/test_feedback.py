@@ -86,7 +86,8 @@ def test_a_new_correction_makes_the_up_to_date_splits_stale(tmp_path):
 
 
 def test_the_local_pipeline_hands_the_feedback_file_to_data_preparation(tmp_path):
-    from pipeline import configs, local_runner
+    import local_runner
+    from common import config as configs
     from tests.helpers import write_config
     config = configs.load(write_config(tmp_path), environ={})
     pipeline = local_runner.build(config)

@@ -157,12 +157,18 @@ def test_the_server_logs_grpc_predictions_and_flushes_on_stop(pipeline_run, tmp_
             with client.unlogged():  # a request derived from a logged one (the app's explanation) is left out
                 client.predict(["does it fit model"])
             text = client._session.get(f"http://127.0.0.1:{server.rest_port}/monitoring/prometheus/metrics").text
+        with ModelClient("127.0.0.1", serving.model_name, grpc_port=server.grpc_port, rest_port=server.rest_port,
+                         transport="rest") as client:
+            over_rest = client.predict(["is it loud over rest"])[0]
     finally:
         server.stop(grace=1)  # what SIGTERM runs
     records = all_records(tmp_path / "log" / "prediction_log")
     assert [r.predict_log.request.inputs["question"].string_val[0].decode() for r in records] == [
-        a.question for a in answers]
+        a.question for a in answers] + [over_rest.question]
     assert {r.log_metadata.model_spec.version.value for r in records} == {answers[0].model_version}
+    rest = records[-1].predict_log.response  # the REST call, as the gRPC response it stands for
+    assert rest.outputs["predicted_label"].string_val == [over_rest.label.encode()]
+    assert rest.outputs["probability_post"].float_val[0] == pytest.approx(over_rest.probability_post)
     assert f"{request_log.RECORDS_METRIC}_total" in text
 
 
@@ -189,3 +195,17 @@ def test_the_client_writes_the_same_records_where_the_server_cannot(model_server
     assert record.predict_log.request.inputs["question"].string_val == [b"is the strap adjustable"]
     assert record.log_metadata.model_spec.version.value == answer.model_version
     assert record.predict_log.response.outputs["predicted_label"].string_val == [answer.label.encode()]
+
+
+def test_a_rest_call_is_logged_as_the_grpc_request_and_response_it_stands_for():
+    import numpy as np
+
+    from serving.rest_api import as_protos
+    request, response = as_protos("prepost", 3, "serving_default", {"question": np.array([b"is it loud"], dtype=object)},
+                                  {"probability_post": np.array([0.25], np.float32),
+                                   "predicted_label": np.array([b"Pre"], dtype=object)})
+    assert request.inputs["question"].string_val == [b"is it loud"]
+    assert request.model_spec.signature_name == response.model_spec.signature_name == "serving_default"
+    assert response.model_spec.version.value == 3
+    assert list(response.outputs["probability_post"].float_val) == [0.25]
+    assert response.outputs["predicted_label"].string_val == [b"Pre"]
