@@ -8,11 +8,9 @@ server is UNAVAILABLE; every failure surfaces as a ServingClientError whose
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import grpc
@@ -29,7 +27,7 @@ from tensorflow_serving.apis import (
 
 import signatures
 from features import MAX_QUESTION_CHARS, POST, PRE, QUESTION
-from serving import metric_names, request_log
+from serving import metric_names
 from signatures import LABEL_OUTPUT, PROBABILITY_OUTPUT
 
 # The model's vocabulary as the client's callers (the app) see it; defined once, in features.py.
@@ -121,7 +119,6 @@ class ModelClient:
                                                  f"/versions/{version}" if version is not None else "") + ":predict"
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self.request_log = request_log
-        self._local = threading.local()
         self._channel = grpc.insecure_channel(self.grpc_address)
         self._predict_stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         self._model_stub = model_service_pb2_grpc.ModelServiceStub(self._channel)
@@ -142,15 +139,6 @@ class ModelClient:
         return self.grpc_address if self.transport == "grpc" else self.rest_url
 
     # ------------------------------------------------------------------ calls
-
-    @contextlib.contextmanager
-    def unlogged(self) -> Iterator[ModelClient]:
-        """Predictions in this block (this thread) stay out of the request log: requests derived from a logged one."""
-        self._local.unlogged = True
-        try:
-            yield self
-        finally:
-            self._local.unlogged = False
 
     def predict(self, questions: list[str]) -> list[Prediction]:
         questions = validate_questions(questions)
@@ -224,10 +212,8 @@ class ModelClient:
         elif self.version is not None:
             request.model_spec.version.value = self.version
         request.inputs[signatures.QUESTION_INPUT].CopyFrom(string_tensor(questions))
-        unlogged = getattr(self._local, "unlogged", False)
-        response = self._predict_stub.Predict(request, timeout=self.timeout,
-                                              metadata=(request_log.SKIP_METADATA,) if unlogged else None)
-        if self.request_log is not None and not unlogged:
+        response = self._predict_stub.Predict(request, timeout=self.timeout)
+        if self.request_log is not None:
             self.request_log.log(request, response)
         probabilities = floats(response.outputs[PROBABILITY_OUTPUT])
         labels = [v.decode("utf-8") for v in response.outputs[LABEL_OUTPUT].string_val]

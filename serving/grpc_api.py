@@ -27,7 +27,7 @@ from tensorflow_serving.apis import (
 from serving.batching import Runner
 from serving.errors import ServingError, invalid
 from serving.metrics import ServerMetrics
-from serving.request_log import SKIP_METADATA, RequestLogger
+from serving.request_log import RequestLogger
 from serving.versions import ModelManager
 
 LOG = logging.getLogger("model-server")
@@ -82,7 +82,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         try:
             response = self._predict(request)
             version = response.model_spec.version.value
-            if self.request_log is not None and SKIP_METADATA not in context.invocation_metadata():
+            if self.request_log is not None:
                 self.request_log.log(request, response)
             return response
         except ServingError as error:

@@ -11,9 +11,7 @@ Logging never slows or fails a request: ``log`` only draws the sample and puts t
 TFRecord files. A file being written is named ``*.tfrecord.tmp`` and renamed to ``*.tfrecord`` once closed (on
 rotation at ``max_file_bytes`` or after ``max_file_seconds``, and on ``close``, which the server calls on
 SIGTERM), so a reader never takes a half-written file for a complete one. Closed files beyond
-``max_total_bytes`` are deleted, oldest first. A request sent with the gRPC metadata ``SKIP_METADATA`` is not
-logged: the app's word-by-word explanation re-asks a logged question with each word left out, which is not
-traffic to monitor.
+``max_total_bytes`` are deleted, oldest first.
 """
 
 from __future__ import annotations
@@ -38,7 +36,6 @@ LOG = logging.getLogger("model-server")
 SUFFIX = ".tfrecord"
 WRITING_SUFFIX = ".tfrecord.tmp"
 RECORDS_METRIC = "ppq_request_log_records"  # exposed as ppq_request_log_records_total{model_name,outcome}
-SKIP_METADATA = ("ppq-request-log", "skip")  # gRPC metadata of requests derived from one already logged
 TFRECORD_OVERHEAD = 16  # length (8) + its CRC (4) + the data's CRC (4) around every record
 _STOP, _FLUSH = object(), object()
 _FILE_NUMBERS = itertools.count(1)  # process-wide: two loggers in one process never pick the same name

@@ -41,6 +41,29 @@ def test_a_corrupt_log_file_is_skipped_with_one_line_naming_it_and_the_rest_is_r
     assert len(err) == 1 and str(first) in err[0] and "skipped" in err[0]
 
 
+def _log_rows(tmp_path: Path, questions: list[str]) -> Path:
+    """One logged request of several questions (each answered Pre, P(Post) 0.25)."""
+    from serving.client import string_tensor
+    logger = RequestLogger(log_config(tmp_path), "prepost", clock=lambda: 1_800_000_000.0)
+    request, response = pair(questions[0])
+    request.inputs["question"].CopyFrom(string_tensor(questions))
+    response.outputs["probability_post"].float_val[:] = [0.25] * len(questions)
+    response.outputs["predicted_label"].string_val.extend([b"Pre"] * len(questions))
+    logger.log(request, response)
+    logger.close()
+    return tmp_path / "log" / "prediction_log"
+
+
+def test_the_apps_explanation_request_is_read_as_the_one_question_it_asks(tmp_path):
+    """The Ask tab's one request (the question, then each one-word-shorter variant) is one question to monitor."""
+    from reporting import explain
+    asked = _log_rows(tmp_path / "explained", explain.explanation_request("does the lid leak"))
+    assert [r.question for r in records.read_log(request_log.log_files(asked))] == ["does the lid leak"]
+    batch = ["does the lid leak", "does the lid", "is it loud"]  # not an explanation's shape: every row counts
+    uploaded = _log_rows(tmp_path / "batch", batch)
+    assert [r.question for r in records.read_log(request_log.log_files(uploaded))] == batch
+
+
 def test_a_file_of_other_records_is_skipped_too(tmp_path, capsys):
     import tensorflow as tf
     path = tmp_path / f"prediction_log-x{request_log.SUFFIX}"

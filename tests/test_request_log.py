@@ -154,8 +154,6 @@ def test_the_server_logs_grpc_predictions_and_flushes_on_stop(pipeline_run, tmp_
         with ModelClient("127.0.0.1", serving.model_name, grpc_port=server.grpc_port,
                          rest_port=server.rest_port) as client:
             answers = [client.predict([f"does it fit model {i}"])[0] for i in range(5)]
-            with client.unlogged():  # a request derived from a logged one (the app's explanation) is left out
-                client.predict(["does it fit model"])
             text = client._session.get(f"http://127.0.0.1:{server.rest_port}/monitoring/prometheus/metrics").text
         with ModelClient("127.0.0.1", serving.model_name, grpc_port=server.grpc_port, rest_port=server.rest_port,
                          transport="rest") as client:
@@ -188,8 +186,6 @@ def test_the_client_writes_the_same_records_where_the_server_cannot(model_server
     with ModelClient("127.0.0.1", model_server.manager.model_name, grpc_port=model_server.grpc_port,
                      rest_port=model_server.rest_port, request_log=logger) as client:
         answer = client.predict(["is the strap adjustable"])[0]
-        with client.unlogged():
-            client.predict(["is the strap"])
     logger.close()
     (record,) = all_records(tmp_path / "log" / "prediction_log")
     assert record.predict_log.request.inputs["question"].string_val == [b"is the strap adjustable"]
