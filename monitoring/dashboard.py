@@ -12,24 +12,25 @@ from pathlib import Path
 import pandas as pd
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitoring import job, records
+from monitoring import records
+from monitoring.outputs import DISTRIBUTIONS_FILE, read_history
 
 
 def latest_check(folder: Path) -> dict | None:
-    history = job.read_history(folder)
+    history = read_history(folder)
     return history[-1] if history else None
 
 
 def distances_over_checks(folder: Path) -> pd.DataFrame:
     """One row per distance per check, with its ratio to the threshold (1 is the alert line)."""
     rows = [{"check": i + 1, "checked_at": line["checked_at"], **d, "ratio": d["value"] / d["threshold"]}
-            for i, line in enumerate(job.read_history(folder)) for d in line["distances"]]
+            for i, line in enumerate(read_history(folder)) for d in line["distances"]]
     return pd.DataFrame(rows, columns=["check", "checked_at", "kind", "feature", "measure", "value", "threshold",
                                        "ratio"])
 
 
 def distributions(folder: Path) -> pd.DataFrame | None:
-    path = Path(folder) / job.DISTRIBUTIONS_FILE
+    path = Path(folder) / DISTRIBUTIONS_FILE
     return pd.read_csv(path, keep_default_na=False) if path.is_file() else None
 
 

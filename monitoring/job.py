@@ -24,11 +24,8 @@ from common.config import Config, MonitoringConfig
 from common.files import write_atomically
 from dataprep import splits
 from monitoring import records, skew_drift
+from monitoring.outputs import DISTRIBUTIONS_FILE, HISTORY_FILE, METRICS_FILE, REPORT_FILE, read_history
 
-HISTORY_FILE = "history.jsonl"
-METRICS_FILE = "metrics.prom"
-REPORT_FILE = "report.html"
-DISTRIBUTIONS_FILE = "distributions.csv"  # the latest window's shares beside the training split's (the app reads it)
 DISTANCE_GAUGE = "ppq_monitoring_distance"
 THRESHOLD_GAUGE = "ppq_monitoring_threshold"
 ALERT_GAUGE = "ppq_monitoring_alert"
@@ -130,13 +127,6 @@ def write_outputs(folder: Path, window: Window) -> Path:
     path = folder / REPORT_FILE
     write_atomically(path, report.render(window, read_history(folder)))
     return path
-
-
-def read_history(folder: Path) -> list[dict]:
-    path = Path(folder) / HISTORY_FILE
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def gauges(result: skew_drift.Check) -> str:

@@ -218,8 +218,8 @@ def cmd_compile_kubeflow(config: configs.Config, args: argparse.Namespace) -> No
     package, job = kubeflow_v2_runner.compile_pipeline(config)
     print(f"Kubeflow Pipelines package: {package}; Vertex AI PipelineJob: {job} "
           f"(image {config.kubeflow.image}, root {config.kubeflow.pipeline_root})")
-    from monitoring import kubeflow
-    print(f"monitoring pipeline (for a recurring run): {kubeflow.compile_monitoring(config)}")
+    from pipeline import monitoring_pipeline
+    print(f"monitoring pipeline (for a recurring run): {monitoring_pipeline.compile_monitoring(config)}")
 
 
 def cmd_render_kubernetes(config: configs.Config, args: argparse.Namespace) -> None:

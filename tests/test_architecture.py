@@ -17,9 +17,9 @@ import pytest
 from tests.helpers import ROOT
 
 LINT_IMPORTS = str(Path(sys.executable).parent / "lint-imports")
-ML_CORE = ("features", "signatures", "preprocessing", "trainer")
-PROJECT_PACKAGES = ("app", "bench", "common", "components", "dataprep", "deploy", "evaluation", "models", "pipeline",
-                    "reporting", "scripts", "serving")
+ML_CORE = ("features", "signatures", "preprocessing", "pretrained", "trainer")
+PROJECT_PACKAGES = ("app", "bench", "common", "components", "dataprep", "deploy", "evaluation", "models", "monitoring",
+                    "pipeline", "reporting", "scripts", "serving")
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess:

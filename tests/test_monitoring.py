@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from common import config as configs
-from monitoring import job, records, simulate, skew_drift
+from monitoring import job, outputs, records, simulate, skew_drift
 from serving import request_log
 from serving.request_log import RequestLogger
 from tests.helpers import write_config
@@ -140,9 +140,9 @@ def test_simulate_alerts_on_the_shifted_stream_only(pipeline_run, tmp_path, caps
     assert unshifted.rows == shifted.rows == 150 and shifted.previous_rows == 150
     out = capsys.readouterr().out
     assert out.count("verdict: ok") == 1 and out.count("verdict: ALERT") == 1
-    history = job.read_history(tmp_path / "simulate")
+    history = outputs.read_history(tmp_path / "simulate")
     assert [line["alert"] for line in history] == [False, True]
-    assert (tmp_path / "simulate" / job.REPORT_FILE).read_text().count("<svg") >= 2
+    assert (tmp_path / "simulate" / outputs.REPORT_FILE).read_text().count("<svg") >= 2
     assert list((tmp_path / "simulate" / "anomalies").glob("*-drift.pbtxt"))
 
 

@@ -6,7 +6,7 @@ import json
 import subprocess
 
 from common import config as configs
-from monitoring import kubeflow
+from pipeline import monitoring_pipeline as kubeflow
 from tests.helpers import ROOT, write_config
 from tests.test_kubeflow import IMAGE, KFP_PYTHON, TFX_EXECUTOR_RUNNER, constant
 
