@@ -21,9 +21,10 @@ import altair as alt  # noqa: E402
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from app import batch, loaders  # noqa: E402
+from app import batch, loaders, rollout_view  # noqa: E402
 from common import config as configs  # noqa: E402
 from common.outputs import BATCH_INFERENCE_FILE  # noqa: E402
+from deploy.rollout import RolloutError  # noqa: E402
 from monitoring import dashboard, feedback  # noqa: E402
 from reporting import evaluation_file, explain, run_document, server_load  # noqa: E402
 from serving.client import (  # noqa: E402
@@ -307,11 +308,6 @@ def data_view(document: dict) -> None:
 
 def rollout_section(serving: configs.ServingConfig) -> None:
     """Stable and canary side by side for one question, each version's load, and promote with a confirmation."""
-    try:  # `streamlit run` puts this script's folder first on sys.path (where "app" is this very file)
-        import rollout_view
-    except ModuleNotFoundError:  # AppTest does not: the project's app package is found
-        from app import rollout_view
-    from serving.rollout import RolloutError
     st.header("Rollout")
     labels = rollout_view.labels(serving)
     if not labels:

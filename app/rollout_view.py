@@ -1,6 +1,6 @@
 """The app's rollout section, without Streamlit: each labelled version's answer and load, and promote.
 
-The labels come from the model config file (serving.rollout reads and writes it); each version is asked
+The labels come from the model config file (deploy.rollout reads and writes it); each version is asked
 by label over gRPC (model_spec.version_label), and its load comes from the server's per-version metrics.
 """
 
@@ -11,8 +11,8 @@ import dataclasses
 import pandas as pd
 
 from common.config import ServingConfig
+from deploy import rollout
 from reporting import server_load
-from serving import rollout
 from serving.client import ModelClient
 
 

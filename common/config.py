@@ -110,7 +110,7 @@ class BatchScoringConfig:
 
 @dataclasses.dataclass(frozen=True)
 class VersionsConfig:
-    """Which versions are served and how a new one is rolled out (serving.rollout writes the model config file)."""
+    """Which versions are served and how a new one is rolled out (deploy.rollout writes the model config file)."""
     keep: int  # versions listed in the model config file: the labelled ones first, then the newest others
     rollout: str  # "direct": a new version becomes stable at once; "canary": it is pushed as canary beside stable
     stable_label: str

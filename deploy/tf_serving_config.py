@@ -20,7 +20,7 @@ BATCHING_FILE = FOLDER / "batching_parameters.txt"
 MONITORING_FILE = FOLDER / "monitoring.config"
 CONTAINER_FOLDER = "/etc/tf_serving"  # where compose and Kubernetes mount them in the container
 GRPC_PORT, REST_PORT = 8500, 8501  # fixed by the tensorflow/serving image's entrypoint
-# The pipeline container writes the model config file into the outputs volume (serving.rollout); the serving
+# The pipeline container writes the model config file into the outputs volume (deploy.rollout); the serving
 # container mounts that volume at the same path, so the file's base_path holds in both.
 COMPOSE_MODEL_CONFIG = "/app/outputs/serving/models.config"
 
@@ -39,7 +39,7 @@ def monitoring_config() -> str:
 def model_server_flags(serving: configs.ServingConfig, model_config_file: str = COMPOSE_MODEL_CONFIG) -> list[str]:
     """The flags compose passes to tensorflow_model_server (after the image's own port and model flags).
 
-    With ``--model_config_file`` the server serves the versions and labels that file names (serving.rollout
+    With ``--model_config_file`` the server serves the versions and labels that file names (deploy.rollout
     writes it), re-read every poll; load retries as the local server's."""
     return [f"--enable_batching={str(serving.enable_batching).lower()}",
             f"--batching_parameters_file={CONTAINER_FOLDER}/{BATCHING_FILE.name}",

@@ -44,7 +44,7 @@ def cmd_run(config: configs.Config, args: argparse.Namespace) -> None:
         seconds = local_runner.run(config)
         print(f"pipeline: finished in {seconds:.0f} s", file=terminal, flush=True)
         for pushed in sorted(set(list_versions(config.serving.model_base_path)) - before):
-            from serving import rollout
+            from deploy import rollout
             labels = rollout.after_push(config.serving, pushed)
             print(f"rollout ({config.serving.versions.rollout}): version labels {labels} in "
                   f"{config.serving.model_config_path}", file=terminal, flush=True)
@@ -176,7 +176,7 @@ def make_client(config: configs.Config, transport: str = "grpc", label: str | No
 
 def _change_labels(config: configs.Config, operation: str) -> None:
     """promote / rollback: rewrite the model config file, checked against the versions the server has loaded."""
-    from serving import rollout
+    from deploy import rollout
     with make_client(config) as client:
         loaded = rollout.loaded_versions(client.status())
     before = rollout.current_labels(config.serving)

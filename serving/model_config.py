@@ -15,7 +15,7 @@ A text-format ``ModelServerConfig`` (tensorflow_serving.config.model_server_conf
     }
 
 The project's server polls it and applies a new one atomically; the real TensorFlow Serving container reads
-the same file (docker-compose.yml, deploy/manifests.py). serving.rollout writes it (push, promote, rollback).
+the same file (docker-compose.yml, deploy/manifests.py). deploy.rollout writes it (push, promote, rollback).
 """
 
 from __future__ import annotations

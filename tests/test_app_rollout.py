@@ -12,7 +12,7 @@ from pathlib import Path
 import requests
 
 from common import config as configs
-from serving import rollout
+from deploy import rollout
 from serving.server import ModelServer
 from tests.helpers import ROOT, free_port, write_config
 from tests.test_rollout import NAME, export, publish  # noqa: F401 - export is a fixture

@@ -22,7 +22,8 @@ from tensorflow_serving.config import model_server_config_pb2
 
 import signatures
 from common import config as configs
-from serving import metric_names, model_config, rollout, warmup
+from deploy import rollout
+from serving import metric_names, model_config, warmup
 from serving.client import ModelClient, ServingClientError
 from serving.server import ModelServer
 from serving.versions import LoadRetries, ModelManager
