@@ -54,8 +54,12 @@ def compile_pipeline(config: configs.Config) -> tuple[Path, Path]:
 
 
 def main() -> None:
-    """``python kubeflow_v2_runner.py`` or TFX's command line: errors end in the project's one-line message."""
-    sys.exit(cli.main(["compile-kubeflow"]))  # TFX's command line goes on after this file: a normal exit
+    """``python kubeflow_v2_runner.py`` or TFX's command line: the training pipeline's package (the monitoring
+    pipeline is ``./run.sh compile-kubeflow``'s second file); errors end in the project's one-line message."""
+    def compile_training_pipeline() -> None:
+        package, job = compile_pipeline(configs.load())
+        print(f"Kubeflow Pipelines package: {package}; Vertex AI PipelineJob: {job}")
+    sys.exit(cli.guarded(compile_training_pipeline))  # TFX's command line goes on after this file: a normal exit
 
 
 if __name__ == "__main__":

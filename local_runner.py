@@ -34,11 +34,13 @@ def build(config: configs.Config) -> tfx.dsl.Pipeline:
     config.pipeline.metadata_path.parent.mkdir(parents=True, exist_ok=True)
     arguments = pipeline.arguments_from_config(config)
     arguments["beam_pipeline_args"] = beam_dependencies.with_cached_tfx_package(arguments["beam_pipeline_args"])
-    feedback = str(feedback_path(config.pipeline.output_dir))
+    corrections = feedback_path(config.pipeline.output_dir)
+    feedback = str(corrections) if corrections.is_file() else ""  # none yet: the same cache key wherever outputs go
+    version = preparation.source_version(config.data.source)
     return pipeline.create_pipeline(
         pipeline_root=str(config.pipeline.root),
         data_source=config.data.source,
-        data_source_version=f"{preparation.source_version(config.data.source)}+{preparation.source_version(feedback)}",
+        data_source_version=f"{version}+{preparation.source_version(feedback)}" if feedback else version,
         data_feedback_file=feedback,
         serving_model_dir=str(config.serving.model_base_path),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(

@@ -54,7 +54,7 @@ def run(config: Config, stream_size: int = STREAM_SIZE) -> tuple[job.Window, job
         monitoring = dataclasses.replace(config.monitoring, window_records=stream_size, window_minutes=0,
                                          output_dir=config.monitoring.output_dir / "simulate")
         server = ModelServer(serving.model_name, serving.model_base_path, serving.host, 0, 0, serving.poll_seconds,
-                             serving.batching if serving.enable_batching else None, log)
+                             serving.batching if serving.enable_batching else None, request_log=log)
         server.start()
         try:
             with ModelClient(serving.host, serving.model_name, grpc_port=server.grpc_port,

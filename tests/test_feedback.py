@@ -86,10 +86,15 @@ def test_a_new_correction_makes_the_up_to_date_splits_stale(tmp_path):
 
 
 def test_the_local_pipeline_hands_the_feedback_file_to_data_preparation(tmp_path):
+    """Once a correction exists; before that, no file, so the step's cache key does not depend on the outputs folder."""
     import local_runner
     from common import config as configs
     from tests.helpers import write_config
     config = configs.load(write_config(tmp_path), environ={})
-    pipeline = local_runner.build(config)
-    preparation = next(c for c in pipeline.components if c.id == "DataPreparation")
-    assert preparation.exec_properties["feedback_file"] == str(feedback.feedback_path(config.pipeline.output_dir))
+
+    def preparation_step() -> dict:
+        return next(c for c in local_runner.build(config).components if c.id == "DataPreparation").exec_properties
+    assert preparation_step()["feedback_file"] == ""
+    path = feedback.feedback_path(config.pipeline.output_dir)
+    feedback.record(path, "the lid cracked on day two", "Post", 1)
+    assert preparation_step()["feedback_file"] == str(path)
