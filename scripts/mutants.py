@@ -28,6 +28,7 @@ MODULES: dict[str, list[str]] = {
     "pipeline/configs.py": ["tests/test_configs.py", "tests/test_config_claims.py"],
     "serving/client.py": ["tests/test_client_claims.py"],
     "serving/model_versions.py": ["tests/test_model_versions.py"],
+    "serving/batching.py": ["tests/test_serving_batching.py"],
 }
 # What the tests import or read, copied into each work folder (mutmut copies the source paths itself).
 SOURCES = ["features.py", "signatures.py", "dataprep", "pipeline", "serving", "components", "reporting"]
