@@ -39,8 +39,8 @@ def to_array(proto: tensor_pb2.TensorProto) -> np.ndarray:
         return np.array(list(proto.string_val), dtype=object)
     try:
         return tf.make_ndarray(proto)
-    except (TypeError, ValueError) as exc:
-        raise invalid(f"malformed input tensor: {exc}") from exc
+    except (TypeError, ValueError, KeyError) as exc:  # KeyError: a dtype numpy has no type for (e.g. DT_RESOURCE)
+        raise invalid(f"malformed input tensor: {type(exc).__name__}: {exc}") from exc
 
 
 _VALUE_FIELDS = {types_pb2.DT_FLOAT: "float_val", types_pb2.DT_DOUBLE: "double_val", types_pb2.DT_INT32: "int_val",

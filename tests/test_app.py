@@ -105,14 +105,19 @@ def test_evaluation_tab_shows_verdict_slices_history_and_data(app_env, evaluatio
     charts = charted_data(app)
     curves = charts["ROC"]  # one chart: ROC and precision-recall side by side
     assert "Precision-recall" in curves["titles"]
-    [table] = [f for f in curves["frames"] if {"false_positive_rate", "recall", "precision"} <= set(f.columns)]
     expected = data.thresholds.sort_values("threshold").reset_index(drop=True)
-    table = table.sort_values("threshold").reset_index(drop=True)
-    for column in ("false_positive_rate", "recall", "precision"):
-        np.testing.assert_allclose(table[column], expected[column], atol=1e-9, err_msg=column)
-    [buckets] = [f for f in charts["Calibration"]["frames"] if {"mean_prediction", "post_rate"} <= set(f.columns)]
-    np.testing.assert_allclose(buckets[["mean_prediction", "post_rate"]].to_numpy(),
-                               data.calibration[["mean_prediction", "post_rate"]].to_numpy(), atol=1e-9)
+    tables = [f for f in curves["frames"] if {"false_positive_rate", "recall", "precision"} <= set(f.columns)
+              and len(f) > 1]  # the curves' data (the one-row frames are the slider's point)
+    assert tables
+    for table in tables:
+        table = table.sort_values("threshold").reset_index(drop=True)
+        for column in ("false_positive_rate", "recall", "precision"):
+            np.testing.assert_allclose(table[column], expected[column], atol=1e-9, err_msg=column)
+    buckets = [f for f in charts["Calibration"]["frames"] if {"mean_prediction", "post_rate"} <= set(f.columns)]
+    assert buckets
+    for frame in buckets:
+        np.testing.assert_allclose(frame[["mean_prediction", "post_rate"]].to_numpy(),
+                                   data.calibration[["mean_prediction", "post_rate"]].to_numpy(), atol=1e-9)
 
 
 def chart_titles(spec):
