@@ -150,7 +150,7 @@ def test_sigterm_under_load_drains_queued_and_running_batches_and_exits_cleanly(
     """Requests the server has taken when SIGTERM comes are all answered in full; later ones are refused."""
     path = standalone_server_config(tmp_path, pipeline_run)
     serving = configs.load(path, environ={}).serving
-    callers, rows = 16, 150
+    callers, rows = 16, 300
     with ModelClient("127.0.0.1", serving.model_name, serving.grpc_port, serving.rest_port, timeout=10,
                      retries=0) as watcher:
         server = start_server({configs.CONFIG_PATH_ENV: str(path)}, watcher)
@@ -162,14 +162,11 @@ def test_sigterm_under_load_drains_queued_and_running_batches_and_exits_cleanly(
                 return predict(server_at(serving), strings(questions))
             with futures.ThreadPoolExecutor(callers) as pool:
                 calls = [pool.submit(ask, i) for i in range(callers)]
-                # SIGTERM once every request is inside the server: queued rows plus rows of finished batches
-                # reach all but the rows of the batches on the model now (which neither count), and
-                # each request has more rows than that, so none is missing.
-                on_model = serving.batching.max_batch_size * serving.batching.num_batch_threads
-                assert rows > on_model
-                wait_for(lambda: queued_rows(serving.rest_port, serving.model_name)
-                         + watcher.server_metrics().batch_rows - before.batch_rows >= callers * rows - on_model,
-                         "every request to reach the batching queue")
+                # SIGTERM once at least half the requests are waiting in the server's batching queue: its
+                # queue-depth gauge (never above the true depth) holds that many requests' rows, and a row
+                # is queued only while its request is unanswered.
+                wait_for(lambda: queued_rows(serving.rest_port, serving.model_name) >= callers // 2 * rows,
+                         "half the requests to wait in the batching queue")
                 answered = watcher.server_metrics().requests - before.requests
                 server.send_signal(signal.SIGTERM)
                 responses = [call.result() for call in calls]  # an RPC cut off by the stop raises here
@@ -180,6 +177,6 @@ def test_sigterm_under_load_drains_queued_and_running_batches_and_exits_cleanly(
             if server.poll() is None:
                 server.kill()
                 server.wait()
-    assert answered <= callers - 4, f"only {callers - answered} requests were in the server at SIGTERM"
+    assert answered <= callers // 2, f"only {callers - answered} requests were in the server at SIGTERM"
     assert [len(r.outputs[signatures.LABEL_OUTPUT].string_val) for r in responses] == [rows] * callers
     assert exit_code == 0 and info.value.kind == "unavailable"
