@@ -29,6 +29,7 @@ MODULES: dict[str, list[str]] = {
     "serving/client.py": ["tests/test_client_claims.py"],
     "models/layout.py": ["tests/test_model_versions.py"],
     "models/pushed_models.py": ["tests/test_model_versions.py"],
+    "serving/batching.py": ["tests/test_serving_batching.py"],
 }
 # What the tests import or read, copied into each work folder (mutmut copies the source paths itself).
 SOURCES = ["features.py", "signatures.py", "common", "models", "dataprep", "pipeline", "serving", "components", "reporting"]

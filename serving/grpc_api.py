@@ -8,6 +8,7 @@ conversion), the batcher calls the signature, and this caller's rows go straight
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 import grpc
@@ -25,7 +26,7 @@ from tensorflow_serving.apis import (
 )
 
 from serving.batching import Runner
-from serving.errors import ServingError, invalid
+from serving.errors import MAX_BATCH, ServingError, invalid
 from serving.metrics import ServerMetrics
 from serving.request_log import RequestLogger
 from serving.versions import ModelManager
@@ -38,10 +39,13 @@ def to_array(proto: tensor_pb2.TensorProto) -> np.ndarray:
     dims = proto.tensor_shape.dim
     if proto.dtype == types_pb2.DT_STRING and len(dims) == 1 and dims[0].size == len(proto.string_val):
         return np.array(list(proto.string_val), dtype=object)
+    sizes = [d.size for d in dims]
+    if any(size < 0 for size in sizes) or math.prod(sizes) > MAX_BATCH:  # a few bytes may declare a huge shape
+        raise invalid(f"input tensor of shape {sizes} is over the limit of {MAX_BATCH} values")
     try:
         return tf.make_ndarray(proto)
-    except (TypeError, ValueError) as exc:
-        raise invalid(f"malformed input tensor: {exc}") from exc
+    except (TypeError, ValueError, KeyError) as exc:  # KeyError: a dtype numpy has no type for (e.g. DT_RESOURCE)
+        raise invalid(f"malformed input tensor: {type(exc).__name__}: {exc}") from exc
 
 
 _VALUE_FIELDS = {types_pb2.DT_FLOAT: "float_val", types_pb2.DT_DOUBLE: "double_val", types_pb2.DT_INT32: "int_val",

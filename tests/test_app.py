@@ -1,5 +1,6 @@
 """The Streamlit app: its logic with AppTest, and a real browser (Debian's Chromium via Playwright)."""
 
+import json
 import os
 import re
 import subprocess
@@ -7,13 +8,16 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import requests
 from streamlit.testing.v1 import AppTest
 
 from reporting import explain
 from reporting.evaluation_file import at_threshold
+from serving import metrics as server_metrics
 from tests.helpers import ROOT, free_port, server_config
 
 APP = str(ROOT / "app" / "app.py")
@@ -31,15 +35,21 @@ def run_app() -> AppTest:
     return AppTest.from_file(APP, default_timeout=60).run()
 
 
-def test_sidebar_shows_the_servers_request_rate_and_p50_latency(app_env):
+def test_sidebar_shows_the_servers_request_rate_and_p50_latency(app_env, model_server):
+    """The figures since the last look bound what the server counted: its requests over a window no longer
+    than the test's own, and a median no longer than that window."""
+    def served() -> float:
+        return server_metrics.parse(model_server.metrics.exposition().decode(), model_server.manager.model_name).requests
     app = run_app()
     assert "Load since the server started:" in app.sidebar.caption[0].value
     app.text_area(key="question").input("Is the lid dishwasher safe?")
+    before, started = served(), time.monotonic()
     app.button(key="predict").click().run()
     app.run()  # the prediction above falls between this look and the last
+    window, asked = time.monotonic() - started, served() - before
     rate, p50 = re.search(r"since the last look: ([0-9.]+) requests/s, p50 ([0-9.]+) ms",
                           app.sidebar.caption[0].value).groups()
-    assert float(rate) > 0 and float(p50) > 0
+    assert asked >= 1 and float(rate) >= round(asked / window, 1) > 0 and 0 < float(p50) <= window * 1000
 
 
 @pytest.mark.parametrize("question, message", [("   ", "Type a question first."), ("x" * 2001, "the limit is 2000")])
@@ -93,8 +103,49 @@ def test_evaluation_tab_shows_verdict_slices_history_and_data(app_env, evaluatio
     assert len(_table_with(app, "model AUC")) == len(data.slices)
     assert len(_table_with(app, "pushed_version")) == len(data.history)
     assert set(_table_with(app, "split")["split"]) == {"train", "eval", "test"}
-    charts = app.get("arrow_vega_lite_chart") or app.get("vega_lite_chart")
-    assert len(charts) >= 5  # model tab, curves, calibration, history, question lengths
+    charts = charted_data(app)
+    curves = charts["ROC"]  # one chart: ROC and precision-recall side by side
+    assert "Precision-recall" in curves["titles"]
+    expected = data.thresholds.sort_values("threshold").reset_index(drop=True)
+    tables = [f for f in curves["frames"] if {"false_positive_rate", "recall", "precision"} <= set(f.columns)
+              and len(f) > 1]  # the curves' data (the one-row frames are the slider's point)
+    assert tables
+    for table in tables:
+        table = table.sort_values("threshold").reset_index(drop=True)
+        for column in ("false_positive_rate", "recall", "precision"):
+            np.testing.assert_allclose(table[column], expected[column], atol=1e-9, err_msg=column)
+    buckets = [f for f in charts["Calibration"]["frames"] if {"mean_prediction", "post_rate"} <= set(f.columns)]
+    assert buckets
+    for frame in buckets:
+        np.testing.assert_allclose(frame[["mean_prediction", "post_rate"]].to_numpy(),
+                                   data.calibration[["mean_prediction", "post_rate"]].to_numpy(), atol=1e-9)
+
+
+def chart_titles(spec):
+    """The titles of a Vega-Lite spec and its sub-charts (a title is a string or {"text": ...})."""
+    if isinstance(spec, dict):
+        title = spec.get("title")
+        if isinstance(title, (str, dict)):
+            yield title if isinstance(title, str) else title.get("text")
+        for key, value in spec.items():
+            if key != "title":
+                yield from chart_titles(value)
+    elif isinstance(spec, list):
+        for value in spec:
+            yield from chart_titles(value)
+
+
+def charted_data(app: AppTest) -> dict[str, dict]:
+    """Each Vega-Lite chart on the page by its (first) title: every title in it and the data frames it plots."""
+    charts = {}
+    for chart in app.get("arrow_vega_lite_chart") or app.get("vega_lite_chart"):
+        proto = chart.proto
+        titles = list(chart_titles(json.loads(proto.spec)))
+        raws = [d.data.data for d in proto.datasets] + ([proto.data.data] if proto.HasField("data") else [])
+        frames = [pa.ipc.open_stream(raw).read_all().to_pandas() for raw in raws if raw]
+        for title in titles:
+            charts.setdefault(title, {"titles": titles, "frames": frames})
+    return charts
 
 
 def test_ask_tab_explains_the_answer_word_by_word(app_env):

@@ -163,3 +163,21 @@ def test_a_model_name_the_server_does_not_serve_is_named(model_server, tmp_path,
     app.button(key="predict").click().run()
     assert not app.exception
     assert any("does not serve a model named 'no_such_model'" in e.value for e in app.error)
+
+
+def test_the_app_never_loads_the_model_it_asks_the_server(app_env, model_server, monkeypatch):
+    """Every way of loading a SavedModel fails while the app runs: it still answers, so the answer came from
+    the server (whose own request count went up by the app's asking)."""
+    import tensorflow as tf
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the app loaded a model itself")
+    for target, name in ((tf.saved_model, "load"), (tf.keras.models, "load_model"), (LoadedModel, "load")):
+        monkeypatch.setattr(target, name, refuse)
+    before = model_server.metrics.exposition().decode()
+    app = run_app()
+    app.text_area(key="question").input("Does it come with a case?")
+    app.button(key="predict").click().run()
+    assert not app.exception, app.exception
+    assert app.subheader[0].value.startswith("Prediction: ")
+    assert model_server.metrics.exposition().decode() != before

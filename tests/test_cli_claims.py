@@ -31,6 +31,16 @@ def test_infer_writes_the_pushed_models_predictions_for_a_csv(pipeline_run, smal
     assert scored["predicted_label"].tolist() == labels
 
 
+def test_infer_without_input_scores_the_test_split(pipeline_run, small_config_path, tmp_path, capsys):
+    from dataprep import splits
+    target = tmp_path / "scored.csv"
+    assert cli.main(["--config", str(small_config_path), "infer", "--output", str(target)]) == 0
+    test_split = splits.read_split(pipeline_run["prepared_dir"], "test")
+    assert f"wrote {len(test_split)} predictions to {target}" in capsys.readouterr().out
+    scored = pd.read_csv(target, keep_default_na=False)
+    assert scored["question"].tolist() == test_split["question"].tolist()
+
+
 def test_infer_names_a_missing_input_and_a_missing_column(small_config_path, tmp_path, capsys):
     assert cli.main(["--config", str(small_config_path), "infer", "--input", str(tmp_path / "none.csv")]) == 2
     assert "error: input CSV not found" in capsys.readouterr().err

@@ -285,3 +285,34 @@ def test_progress_and_a_one_line_summary_are_shown(tmp_path, capsys):
         f"data: 100 rows in {config.prepared_dir} (train={sizes['train']['rows']}, eval={sizes['eval']['rows']}, "
         f"test={sizes['test']['rows']}); dropped {manifest['rows_dropped']}")
     assert 0 <= manifest["seconds"] <= elapsed + 0.005
+
+
+def test_a_failed_download_through_the_cli_leaves_the_previous_splits_as_they_were(tmp_path, http, monkeypatch, capsys):
+    """`prepare --force` from a URL whose download is cut short: one error line, and the splits of the last good
+    run are still there, byte for byte."""
+    from pipeline import cli
+    from tests.helpers import write_config
+    source = tmp_path / "raw.csv"
+    source.write_bytes(raw_csv(MESSY))
+    path = write_config(tmp_path, {"data": {"source": str(source), "total_sample_size": 100, "chunk_rows": 1000}})
+    assert cli.main(["--config", str(path), "prepare"]) == 0
+    prepared = configs.load(path, environ={}).data.prepared_dir
+    before = {p.relative_to(prepared): p.read_bytes() for p in sorted(prepared.rglob("*")) if p.is_file()}
+    assert len(before) >= 4  # the manifest and a file per split
+    packed = gzip.compress(raw_csv(MESSY))
+
+    def body(handler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(packed)))
+        handler.end_headers()
+        handler.wfile.write(packed[: len(packed) // 2])
+        handler.wfile.flush()
+        handler.connection.shutdown(socket.SHUT_RDWR)
+    url = http(body) + "/raw.csv.gz"
+    monkeypatch.setenv("PPQ_DATA__SOURCE", url)
+    capsys.readouterr()
+    assert cli.main(["--config", str(path), "prepare", "--force"]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: could not download data source " + url), errors
+    after = {p.relative_to(prepared): p.read_bytes() for p in sorted(prepared.rglob("*")) if p.is_file()}
+    assert after == before

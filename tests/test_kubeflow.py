@@ -5,7 +5,9 @@ The KFP SDK (2.5.0, what TFX 1.16's kfp extra resolves to) lives in an environme
 ``create_run_from_pipeline_package``'s reader and ``load_component_from_file`` found.
 """
 
+import contextlib
 import importlib
+import io
 import json
 import subprocess
 import sys
@@ -13,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-import kubeflow_v2_runner
 from common import config as configs
+from pipeline import cli
 from tests.helpers import ROOT, write_config
 
 KFP_PYTHON = Path(sys.prefix) / "kfp" / "bin" / "python"
@@ -30,10 +32,14 @@ LOCAL_COMPONENTS = {"CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValid
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("kubeflow")
-    config = configs.load(write_config(tmp, {"kubeflow": {
-        "image": IMAGE, "package_file": str(tmp / "out" / "pipeline.yaml"),
-        "output_file": str(tmp / "out" / "vertex-job.json")}}), environ={})
-    package, job = kubeflow_v2_runner.compile_pipeline(config)
+    path = write_config(tmp, {"kubeflow": {"image": IMAGE, "package_file": str(tmp / "out" / "pipeline.yaml"),
+                                           "output_file": str(tmp / "out" / "vertex-job.json")}})
+    config = configs.load(path, environ={})
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):  # the command users run: ./run.sh compile-kubeflow
+        assert cli.main(["--config", str(path), "compile-kubeflow"]) == 0
+    package, job = Path(config.kubeflow.package_file), Path(config.kubeflow.output_file)
+    assert f"Kubeflow Pipelines package: {package}; Vertex AI PipelineJob: {job}" in out.getvalue()
     assert KFP_PYTHON.is_file(), f"no KFP SDK environment at {KFP_PYTHON}: ./run.sh test makes it"
     result = subprocess.run([str(KFP_PYTHON), str(ROOT / "tests" / "kfp_reader.py"), str(package), str(job)],
                             capture_output=True, text=True, timeout=120)

@@ -118,3 +118,16 @@ def test_autoscaler_services_and_app_point_at_the_right_things():
     app_service = found["app-service.yaml"]["spec"]
     assert app_service["ports"] == [{"name": "http", "port": cfg.app.port, "targetPort": "http"}]
     assert app_service["selector"].items() <= app["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_render_kubernetes_command_writes_the_checked_in_manifests(tmp_path, capsys):
+    """./run.sh render-kubernetes end to end, into a folder of its own: the files it writes are the committed ones."""
+    from pipeline import cli
+    from tests.helpers import write_config
+    target = tmp_path / "manifests"
+    path = write_config(tmp_path, {"kubernetes": {"manifests_dir": str(target)}})
+    assert cli.main(["--config", str(path), "render-kubernetes"]) == 0
+    assert f"Kubernetes manifests: {target} (kubectl apply -k {target})" in capsys.readouterr().out
+    committed = config().kubernetes.manifests_dir
+    written = {p.name: p.read_text() for p in sorted(target.iterdir())}
+    assert written == {p.name: p.read_text() for p in sorted(committed.iterdir())}

@@ -1,6 +1,7 @@
 """The real pipeline, run once per session on a few hundred rows (fixture in conftest.py)."""
 
 import glob
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -124,6 +125,20 @@ def test_serving_default_on_raw_strings_answers_as_the_model_does_on_transforms_
         **{signatures.QUESTION_INPUT: tf.constant(questions)})[signatures.PROBABILITY_OUTPUT].numpy()
     assert len(served) == len(on_training_features) == len(trained)
     np.testing.assert_allclose(np.sort(served), np.sort(on_training_features), atol=1e-5)
+
+
+def test_the_vocabulary_comes_from_the_train_split_only(pipeline_run):
+    """Every vocabulary word occurs in the train split's questions, and words only the eval or test split
+    have are out of it."""
+    root, prepared = pipeline_run["config"].pipeline.root, pipeline_run["prepared_dir"]
+    [vocabulary_file] = glob.glob(str(root / "Transform/transform_graph/*/transform_fn/assets/question_vocabulary"))
+    vocabulary = set(Path(vocabulary_file).read_text(encoding="utf-8").split())
+    text = {split: " ".join(splits.read_split(prepared, split)[features.QUESTION]).lower()
+            for split in ("train", "eval", "test")}
+    assert vocabulary and all(word in text["train"] for word in vocabulary)
+    held_out_only = {word for word in re.findall(r"[a-z0-9']+", text["eval"] + " " + text["test"])
+                     if word not in text["train"]}
+    assert held_out_only and not held_out_only & vocabulary, held_out_only & vocabulary
 
 
 def test_metrics_summary_has_evaluator_metrics_and_the_baseline(pipeline_run):

@@ -136,21 +136,19 @@ def test_client_retries_until_a_late_server_answers_then_sigterm_drains_large_re
         big = questions(int(np.clip(2000 * 0.5 / float(np.median(timings)), 1000, capacity // 5)))
         with client_of(config) as watcher, futures.ThreadPoolExecutor(4) as pool:
             before = scrape(watcher)
-            calls = [pool.submit(grpc_predict, config, big) for _ in range(3)]
-            calls.append(pool.submit(requests.post, rest_url(config, ":predict"), json={"instances": big},
-                                     timeout=120))
-            # SIGTERM once all four are inside the server (evidence from its metrics, not a fixed wait): their
-            # rows are queued or answered, but for the rows of the batch on the model, which neither count.
-            on_model = config.serving.batching.max_batch_size * config.serving.batching.num_batch_threads
-            wait_for(lambda: queued_rows(config) + scrape(watcher).batch_rows - before.batch_rows
-                     >= 4 * len(big) - on_model, what="the four requests to reach the server")
+            # REST first: its JSON takes the longest to send, and the gRPC ones queue behind it. SIGTERM once more
+            # than one request's rows wait in the batching queue, so rows of two requests at least (its gauge is
+            # never above the true depth, and a row is queued only while its request is unanswered).
+            calls = [pool.submit(requests.post, rest_url(config, ":predict"), json={"instances": big}, timeout=120)]
+            calls += [pool.submit(grpc_predict, config, big) for _ in range(3)]
+            wait_for(lambda: queued_rows(config) > len(big), what="two requests waiting in the queue")
             in_flight = 4 - int(scrape(watcher).requests - before.requests)
             process.send_signal(signal.SIGTERM)
             responses = [c.result() for c in calls]
         assert in_flight >= 2, f"only {in_flight} requests were in flight at SIGTERM"
-        for response in responses[:-1]:
+        for response in responses[1:]:
             assert len(response.outputs[signatures.LABEL_OUTPUT].string_val) == len(big)
-        assert responses[-1].status_code == 200 and len(responses[-1].json()["predictions"]) == len(big)
+        assert responses[0].status_code == 200 and len(responses[0].json()["predictions"]) == len(big)
         assert process.wait(timeout=60) == 0
         with client_of(config) as client, pytest.raises(ServingClientError) as info:
             client.predict(["anyone there?"])

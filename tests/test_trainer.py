@@ -13,8 +13,11 @@ def test_model_maps_token_ids_to_a_probability():
     assert model.input_shape == (None, 6)
     assert model.get_layer("embedding").input_dim == 52  # padding + vocabulary + OOV
     assert model.output_names == [signatures.PROBABILITY_OUTPUT]
-    out = model.predict(np.array([[1, 2, 3, 0, 0, 0], [51, 0, 0, 0, 0, 0]]), verbose=0)
-    assert out.shape == (2, 1) and np.all((out >= 0) & (out <= 1))
+    ids = np.array([[1, 2, 3, 0, 0, 0], [51, 0, 0, 0, 0, 0]])
+    out = model.predict(ids, verbose=0)
+    logit = tf.keras.Model(model.inputs, model.get_layer(signatures.PROBABILITY_OUTPUT).input).predict(ids, verbose=0)
+    assert out.shape == (2, 1)
+    np.testing.assert_allclose(out, 1 / (1 + np.exp(-logit)), rtol=1e-5)  # P(Post) is the sigmoid of the logit
 
 
 def test_model_learns_a_word_that_decides_the_label():
