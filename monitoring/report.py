@@ -7,7 +7,6 @@ and the verdict.
 from __future__ import annotations
 
 import html
-import io
 
 import matplotlib
 
@@ -16,20 +15,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from monitoring import records  # noqa: E402
+from reporting.svg import inline_svg  # noqa: E402
 
 WORD_BINS = (-1, 5, 10, 20, 40, 10_000)
 WORD_LABELS = ("0-5 words", "6-10 words", "11-20 words", "21-40 words", "41+ words")
 STYLE = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}svg{max-width:100%;height:auto}"
          ".alert{color:#b00;font-weight:bold}"
          ".ok{color:#060;font-weight:bold}table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #ddd}")
-
-
-def _svg(figure: plt.Figure) -> str:
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
-    plt.close(figure)
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg"):]
 
 
 def shares(training: pd.DataFrame, serving: pd.DataFrame, feature: str, top: int = 10) -> pd.DataFrame:
@@ -62,7 +54,7 @@ def distributions(training: pd.DataFrame, serving: pd.DataFrame) -> str:
             axis.invert_yaxis()
         axis.set_title(feature)
     axes[0].legend(fontsize=8)
-    return _svg(figure)
+    return inline_svg(figure)
 
 
 def distances_over_time(history: list[dict]) -> str:
@@ -80,7 +72,7 @@ def distances_over_time(history: list[dict]) -> str:
         axis.axhline(1.0, color="#b00", linestyle="--", label="threshold")
         axis.set(title=f"{kind}: distance / threshold", xlabel="check (oldest first)")
         axis.legend(fontsize=7)
-    return _svg(figure)
+    return inline_svg(figure)
 
 
 def render(window, history: list[dict]) -> str:

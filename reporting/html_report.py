@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import html
-import io
 import re
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from reporting import data_stats, evaluation, evaluation_file, history, run_arti
 from reporting.baseline import Baseline  # noqa: E402
 from reporting.run_artifacts import PipelineRun  # noqa: E402
 from reporting.run_document import TestSplit  # noqa: E402
+from reporting.svg import inline_svg  # noqa: E402
 
 TABLE_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 SECTIONS = ("Verdict", "Metrics", "Calibration", "Curves and thresholds", "Data", "History")
@@ -150,14 +150,6 @@ def export(data: ReportData, output_dir: Path, report: Path) -> Path:
 
 # --- rendering -------------------------------------------------------------------------------------------------
 
-def _svg(figure: plt.Figure) -> str:
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
-    plt.close(figure)
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg"):]
-
-
 def _table(frame: pd.DataFrame, digits: int = 4) -> str:
     return frame.to_html(index=False, na_rep="-", float_format=lambda x: f"{x:.{digits}f}", border=0, escape=True)
 
@@ -215,7 +207,7 @@ def calibration_section(data: ReportData) -> str:
     axis.set(xlabel="mean predicted P(Post)", ylabel="observed Post rate", xlim=(0, 1), ylim=(0, 1),
              title="Calibration (eval split)")
     axis.legend(loc="upper left", fontsize=8)
-    return (_svg(figure) + _table(buckets.round(4)) + _source("TFMA CalibrationPlot (calibrationHistogramBuckets), "
+    return (inline_svg(figure) + _table(buckets.round(4)) + _source("TFMA CalibrationPlot (calibrationHistogramBuckets), "
                                                                "buckets with examples only"))
 
 
@@ -236,7 +228,7 @@ def curves_section(data: ReportData) -> str:
         f"predicted {features.POST}": [int(point["tp"]), int(point["fp"])],
         f"predicted {features.PRE}": [int(point["fn"]), int(point["tn"])],
     })
-    return (f'<div class="plots">{_svg(roc)}{_svg(pr)}</div>'
+    return (f'<div class="plots">{inline_svg(roc)}{inline_svg(pr)}</div>'
             "<h3>Threshold table (P(Post) at or above the threshold is called Post)</h3>" + _table(rows)
             + f"<h3>Confusion matrix at the decision threshold {point['threshold']:.2f}</h3>" + _table(matrix, 0)
             + _source("TFMA ConfusionMatrixPlot (confusionMatrixAtThresholds); Post is the positive class"))
@@ -250,7 +242,7 @@ def data_section(data: ReportData) -> str:
             data.lengths["length"].drop_duplicates())
         pivot.plot.bar(ax=axis, rot=0)
         axis.set(ylabel="share of questions", xlabel="", title="Question length in words")
-        parts += ["<h3>Question length</h3>", _svg(figure), _table(data.lengths),
+        parts += ["<h3>Question length</h3>", inline_svg(figure), _table(data.lengths),
                   _source("Transform's post-transform statistics (tfdv.load_stats_binary) of the "
                           f"{features.QUESTION_LENGTH_BUCKET} feature")]
     parts += ["<h3>Most frequent words (train split)</h3>",
@@ -279,7 +271,7 @@ def history_section(data: ReportData) -> str:
     axis.set(xlabel="pipeline run (oldest first; red: not blessed)", ylabel="overall eval split",
              title="Run history", xticks=list(order))
     axis.legend(fontsize=8)
-    return (_svg(figure) + _table(frame) + _source("ML Metadata pipeline_run contexts; tfma.load_metrics per run; "
+    return (inline_svg(figure) + _table(frame) + _source("ML Metadata pipeline_run contexts; tfma.load_metrics per run; "
                                                     "StatisticsGen row counts; DataPreparation's rows_feedback; "
                                                     "Pusher's pushed_version"))
 

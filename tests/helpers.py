@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import requests
 
 from bench.launch import start_server, stop_server
 from common.config import PROJECT_ROOT as ROOT
@@ -14,7 +19,7 @@ from common.ports import free_port
 from reporting import server_load
 
 __all__ = ["ROOT", "SMALL_OVERRIDES", "free_port", "server_config", "standalone_server_config", "start_server",
-           "stop_server", "run_tfx_cli", "scrape", "write_config"]
+           "stop_server", "run_tfx_cli", "running_app", "scrape", "write_config"]
 
 SMALL_OVERRIDES = {
     "data": {"total_sample_size": 400, "chunk_rows": 1000},
@@ -76,3 +81,31 @@ def run_tfx_cli(args: list[str], config_path: Path, tfx_home: Path, timeout: flo
 def scrape(client) -> server_load.Snapshot:
     """The server's metrics, as a ``ModelClient`` scrapes and the app reads them."""
     return server_load.parse(client.metrics_text(), client.model_name)
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's, which ./run.sh test installs (Playwright cannot download its own here)
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync"]
+ARTIFACTS = ROOT / "test-artifacts"  # the browser tests' screenshots
+
+
+@contextlib.contextmanager
+def running_app(config_path: Path, port: int, timeout: float = 90) -> Iterator[str]:
+    """``./run.sh app`` (pipeline.cli app) with this config; yields its URL once Streamlit's health check answers."""
+    app = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "app"], cwd=ROOT,
+                           env={**os.environ, "PPQ_CONFIG": str(config_path)}, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline and app.poll() is None, "the app did not start"
+            time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        app.terminate()
+        app.wait(timeout=60)

@@ -1,10 +1,7 @@
 """The Streamlit app: its logic with AppTest, and a real browser (Debian's Chromium via Playwright)."""
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,17 +9,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-import requests
 from streamlit.testing.v1 import AppTest
 
 from reporting import explain
 from reporting.evaluation_file import at_threshold
 from serving import metrics as server_metrics
-from tests.helpers import ROOT, free_port, server_config
+from tests.helpers import ARTIFACTS, BROWSER_ARGS, CHROMIUM, ROOT, free_port, running_app, server_config
 
 APP = str(ROOT / "app" / "app.py")
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = ROOT / "test-artifacts"
 
 
 @pytest.fixture
@@ -158,8 +152,6 @@ def test_ask_tab_explains_the_answer_word_by_word(app_env):
     assert any(c.value.startswith(explain.LEGEND) and "Strongest:" in c.value for c in app.caption)
 
 
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
@@ -169,23 +161,8 @@ def app_url(model_server, evaluation_report, tmp_path_factory):
     port = free_port()
     config = server_config(tmp_path_factory.mktemp("app"), model_server,
                            evaluation_report["config"].pipeline.output_dir, host="127.0.0.1", port=port)
-    env = {**os.environ, "PPQ_CONFIG": str(config)}
-    app = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "app"], cwd=ROOT, env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline and app.poll() is None, "the app did not start"
-            time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        app.terminate()
-        app.wait(timeout=60)
+    with running_app(config, port) as url:
+        yield url
 
 
 @pytest.fixture

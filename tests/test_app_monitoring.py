@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-import requests
 
 from common import config as configs
 from monitoring import feedback, job, records, skew_drift
-from tests.helpers import ROOT, free_port, write_config
-from tests.test_app import ARTIFACTS, CHROMIUM
+from tests.helpers import ARTIFACTS, BROWSER_ARGS, CHROMIUM, ROOT, free_port, running_app, write_config
 
 QUESTION = "My kettle lid snapped off after a week, can I get a replacement?"
 
@@ -59,26 +54,12 @@ def test_browser_correction_buttons_and_monitoring_tab(logging_server, tmp_path)
         "monitoring": {"output_dir": str(tmp_path / "monitoring")}})
     config = configs.load(path, environ={})
     _a_check(config.monitoring.output_dir, config.monitoring)
-    app = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "app"], cwd=ROOT,
-                           env={**os.environ, "PPQ_CONFIG": str(path)}, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline and app.poll() is None, "the app did not start"
-            time.sleep(0.5)
+    with running_app(path, port) as url:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"])
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             page.set_default_timeout(120_000)
-            page.goto(f"http://127.0.0.1:{port}", timeout=60_000)
+            page.goto(url, timeout=60_000)
             page.get_by_label("Customer question").fill(QUESTION)
             page.get_by_role("button", name="Predict").click()
             page.get_by_text("Was this answer right?").wait_for(timeout=60_000)
@@ -103,6 +84,3 @@ def test_browser_correction_buttons_and_monitoring_tab(logging_server, tmp_path)
         assert QUESTION in body, "the question asked in the app is not in the Monitoring tab's request log"
         assert "Logged " in body and "dropped 0" in body
         assert "Latest check" in body and "model version 1" in body
-    finally:
-        app.terminate()
-        app.wait(timeout=60)

@@ -3,35 +3,16 @@ side for one question, and promote after a confirmation, against a model server 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
-
-import requests
 
 from common import config as configs
 from deploy import rollout
 from serving.server import ModelServer
-from tests.helpers import ROOT, free_port, write_config
+from tests.helpers import ARTIFACTS, BROWSER_ARGS, CHROMIUM, free_port, running_app, write_config
 from tests.test_rollout import NAME, export, publish  # noqa: F401 - export is a fixture
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = ROOT / "test-artifacts"
 CANARY = {"keep": 2, "rollout": "canary", "stable_label": "stable", "canary_label": "canary", "previous_label": "previous"}
-
-
-def wait_for_app(port: int, app: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        assert time.monotonic() < deadline and app.poll() is None, "the app did not start"
-        time.sleep(0.5)
 
 
 def test_browser_shows_stable_and_canary_side_by_side_and_promotes_after_confirmation(tmp_path, export):  # noqa: F811
@@ -49,18 +30,12 @@ def test_browser_shows_stable_and_canary_side_by_side_and_promotes_after_confirm
     config_path = write_config(tmp_path, {"serving": {"model_name": NAME, "versions": CANARY,
                                                       "grpc_port": server.grpc_port, "rest_port": server.rest_port},
                                           "app": {"host": "127.0.0.1", "port": port}})
-    app = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "app"], cwd=ROOT,
-                           env={**os.environ, "PPQ_CONFIG": str(config_path)},
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for_app(port, app)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"])
+        with running_app(config_path, port) as url, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
             page = browser.new_page(viewport={"width": 1200, "height": 1400})
             page.set_default_timeout(120_000)
-            page.goto(f"http://127.0.0.1:{port}", timeout=60_000)
+            page.goto(url, timeout=60_000)
             page.get_by_text("Labels: stable = version 1, canary = version 2").wait_for()
             page.get_by_label("Question for every labelled version").fill("does the lid fit the older model?")
             page.get_by_role("button", name="Compare versions").click()
@@ -82,6 +57,4 @@ def test_browser_shows_stable_and_canary_side_by_side_and_promotes_after_confirm
             assert time.monotonic() < deadline, "the server did not apply the promoted labels"
             time.sleep(0.1)
     finally:
-        app.terminate()
-        app.wait(timeout=60)
         server.stop(grace=1)

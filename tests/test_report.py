@@ -117,8 +117,8 @@ def test_report_curves_and_calibration_plot_the_evaluators_numbers(evaluation_re
     curve's area is TFMA's own AUC metric (computed apart from the confusion-matrix plot), each
     precision-recall point is its confusion matrix's, and the calibration dots are TFMA's buckets."""
     figures = {}
-    real_svg = html_report._svg
-    monkeypatch.setattr(html_report, "_svg", lambda figure: (figures.setdefault(figure.axes[0].get_title(), figure),
+    real_svg = html_report.inline_svg
+    monkeypatch.setattr(html_report, "inline_svg", lambda figure: (figures.setdefault(figure.axes[0].get_title(), figure),
                                                              real_svg(figure))[1])
     html_report.render(evaluation_report["data"])
     data, metrics = evaluation_report["data"], pipeline_run["summary"]["evaluator_eval_split"]["metrics"]
