@@ -140,17 +140,20 @@ def test_a_gzipped_csv_is_downloaded_and_prepared(tmp_path, http):
     assert_accounted_disjoint_stratified(config, manifest, independent_expectation(payload))
 
 
-def test_a_download_cut_short_is_a_named_error_and_leaves_nothing(tmp_path, http):
-    packed = gzip.compress(raw_csv(MESSY))
-
+def half_then_closed(packed: bytes):
+    """An HTTP answer that promises all of ``packed``, sends half, and closes the connection midway."""
     def body(handler) -> None:
         handler.send_response(200)
         handler.send_header("Content-Length", str(len(packed)))
         handler.end_headers()
         handler.wfile.write(packed[: len(packed) // 2])
         handler.wfile.flush()
-        handler.connection.shutdown(socket.SHUT_RDWR)  # the connection closes midway
-    url = http(body) + "/raw.csv.gz"
+        handler.connection.shutdown(socket.SHUT_RDWR)
+    return body
+
+
+def test_a_download_cut_short_is_a_named_error_and_leaves_nothing(tmp_path, http):
+    url = http(half_then_closed(gzip.compress(raw_csv(MESSY)))) + "/raw.csv.gz"
     config = data_config(tmp_path, url, total_sample_size=100)
     with pytest.raises(dp.DataError) as info:
         dp.prepare(config)
@@ -299,16 +302,7 @@ def test_a_failed_download_through_the_cli_leaves_the_previous_splits_as_they_we
     prepared = configs.load(path, environ={}).data.prepared_dir
     before = {p.relative_to(prepared): p.read_bytes() for p in sorted(prepared.rglob("*")) if p.is_file()}
     assert len(before) >= 4  # the manifest and a file per split
-    packed = gzip.compress(raw_csv(MESSY))
-
-    def body(handler) -> None:
-        handler.send_response(200)
-        handler.send_header("Content-Length", str(len(packed)))
-        handler.end_headers()
-        handler.wfile.write(packed[: len(packed) // 2])
-        handler.wfile.flush()
-        handler.connection.shutdown(socket.SHUT_RDWR)
-    url = http(body) + "/raw.csv.gz"
+    url = http(half_then_closed(gzip.compress(raw_csv(MESSY)))) + "/raw.csv.gz"
     monkeypatch.setenv("PPQ_DATA__SOURCE", url)
     capsys.readouterr()
     assert cli.main(["--config", str(path), "prepare", "--force"]) == 2

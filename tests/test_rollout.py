@@ -5,11 +5,13 @@ The model counts its own calls in a variable, so a test can see that warm-up ran
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -148,30 +150,41 @@ def copy_file_by_file(source: Path, target: Path, pause: float) -> None:
         time.sleep(pause)
 
 
+@contextlib.contextmanager
+def clients_asking(server: ModelServer, count: int, question: str,
+                   label: str | None = None) -> Iterator[tuple[list[list[int]], list[ServingClientError]]]:
+    """``count`` clients asking ``question`` in a loop until the block ends: the versions that answered each
+    of them, in order, and every failed request."""
+    seen, failures, stop = [[] for _ in range(count)], [], threading.Event()
+
+    def ask(answers: list[int]) -> None:
+        with client_of(server, label=label) as client:
+            while not stop.is_set():
+                try:
+                    answers.append(client.predict([question])[0].model_version)
+                except ServingClientError as error:
+                    failures.append(error)
+    workers = [threading.Thread(target=ask, args=(answers,)) for answers in seen]
+    for worker in workers:
+        worker.start()
+    try:
+        yield seen, failures
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+
+
 def test_a_version_copied_in_file_by_file_is_served_once_complete_with_no_failed_request(tmp_path, export, caplog):
     caplog.set_level(logging.WARNING, logger="model-server")
     base = tmp_path / NAME
     publish(base, 1, export)
     server = server_over(base, retries=LoadRetries(50, 0.2))
-    seen, failures, stop = [[] for _ in range(4)], [], threading.Event()
-
-    def ask(answers: list[int]) -> None:
-        with client_of(server) as client:
-            while not stop.is_set():
-                try:
-                    answers.append(client.predict(["is it dishwasher safe?"])[0].model_version)
-                except ServingClientError as error:
-                    failures.append(error)
-    workers = [threading.Thread(target=ask, args=(answers,)) for answers in seen]
     try:
-        for worker in workers:
-            worker.start()
-        copy_file_by_file(export, base / "2", pause=0.3)
-        wait_for(lambda: all(answers and answers[-1] == 2 for answers in seen), what="version 2 to be served")
+        with clients_asking(server, 4, "is it dishwasher safe?") as (seen, failures):
+            copy_file_by_file(export, base / "2", pause=0.3)
+            wait_for(lambda: all(answers and answers[-1] == 2 for answers in seen), what="version 2 to be served")
     finally:
-        stop.set()
-        for worker in workers:
-            worker.join()
         server.stop(grace=1)
     assert not failures, failures[:3]
     assert all(answers[0] == 1 and answers == sorted(answers) for answers in seen)
@@ -300,29 +313,15 @@ def test_promote_and_rollback_under_16_concurrent_clients_fail_no_request(tmp_pa
     assert serving.model_config_path.read_bytes() == before
 
     server = server_over(serving.model_base_path, serving.model_config_path)
-    seen, failures, stop = [[] for _ in range(16)], [], threading.Event()
-
-    def ask(answers: list[int]) -> None:
-        with client_of(server, label="stable") as client:
-            while not stop.is_set():
-                try:
-                    answers.append(client.predict(["will it fit my car?"])[0].model_version)
-                except ServingClientError as error:
-                    failures.append(error)
-    workers = [threading.Thread(target=ask, args=(answers,)) for answers in seen]
     try:
-        for worker in workers:
-            worker.start()
-        wait_for(lambda: all(answers for answers in seen), what="every client to be answered")
-        rollout.promote(serving, set(server.manager.loaded_versions))
-        wait_for(lambda: all(answers[-1] == 2 for answers in seen), what="stable to be version 2")
-        assert labels_in_file(serving)[0] == {"stable": 2, "previous": 1}
-        rollout.rollback(serving, set(server.manager.loaded_versions))
-        wait_for(lambda: all(answers[-1] == 1 for answers in seen), what="stable to be version 1 again")
+        with clients_asking(server, 16, "will it fit my car?", label="stable") as (seen, failures):
+            wait_for(lambda: all(answers for answers in seen), what="every client to be answered")
+            rollout.promote(serving, set(server.manager.loaded_versions))
+            wait_for(lambda: all(answers[-1] == 2 for answers in seen), what="stable to be version 2")
+            assert labels_in_file(serving)[0] == {"stable": 2, "previous": 1}
+            rollout.rollback(serving, set(server.manager.loaded_versions))
+            wait_for(lambda: all(answers[-1] == 1 for answers in seen), what="stable to be version 1 again")
     finally:
-        stop.set()
-        for worker in workers:
-            worker.join()
         server.stop(grace=1)
     assert not failures, failures[:3]
     assert all(set(answers) == {1, 2} for answers in seen)
