@@ -43,7 +43,10 @@ def _host_port(port: int, container_port: int) -> str:
 
 def _outputs_relative(config: Config, path: Path) -> str:
     """Where ``path`` (under the project's outputs folder) is, relative to that folder."""
-    return path.relative_to(config.path.parent / "outputs").as_posix()
+    outputs = config.path.parent / "outputs"
+    if not path.is_relative_to(outputs):
+        raise ValueError(f"docker-compose shares {outputs} with its containers as a volume: {path} is outside it")
+    return path.relative_to(outputs).as_posix()
 
 
 def client_side_request_log(logging: RequestLogConfig, filename_prefix: str) -> str:

@@ -11,9 +11,8 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from reporting import explain
+from reporting import explain, server_load
 from reporting.evaluation_file import at_threshold
-from serving import metrics as server_metrics
 from tests.helpers import ARTIFACTS, BROWSER_ARGS, CHROMIUM, ROOT, free_port, running_app, server_config
 
 APP = str(ROOT / "app" / "app.py")
@@ -33,7 +32,7 @@ def test_sidebar_shows_the_servers_request_rate_and_p50_latency(app_env, model_s
     """The figures since the last look bound what the server counted: its requests over a window no longer
     than the test's own, and a median no longer than that window."""
     def served() -> float:
-        return server_metrics.parse(model_server.metrics.exposition().decode(), model_server.manager.model_name).requests
+        return server_load.parse(model_server.metrics.exposition().decode(), model_server.manager.model_name).requests
     app = run_app()
     assert "Load since the server started:" in app.sidebar.caption[0].value
     app.text_area(key="question").input("Is the lid dishwasher safe?")

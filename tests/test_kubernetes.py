@@ -125,7 +125,8 @@ def test_render_kubernetes_command_writes_the_checked_in_manifests(tmp_path, cap
     from pipeline import cli
     from tests.helpers import write_config
     target = tmp_path / "manifests"
-    path = write_config(tmp_path, {"kubernetes": {"manifests_dir": str(target)}})
+    path = write_config(tmp_path, {"kubernetes": {"manifests_dir": str(target)},  # compose maps outputs/ only
+                                   "serving": {"model_dir": "outputs/serving"}})
     assert cli.main(["--config", str(path), "render-kubernetes"]) == 0
     assert f"Kubernetes manifests: {target} (kubectl apply -k {target})" in capsys.readouterr().out
     committed = config().kubernetes.manifests_dir
