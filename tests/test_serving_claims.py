@@ -38,11 +38,11 @@ from tests.helpers import ROOT, SMALL_OVERRIDES, free_port, scrape, start_server
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # the documented request limit (gRPC's default message size)
 
 
-def own_config(tmp: Path, model_dir: Path, poll_seconds: float = 2.0) -> configs.Config:
+def own_config(tmp: Path, model_dir: Path, poll_seconds: float = 2.0, **serving: object) -> configs.Config:
     path = write_config(tmp, {**SMALL_OVERRIDES, "serving": {
         "model_dir": str(model_dir), "grpc_port": free_port(), "rest_port": free_port(),
         "poll_seconds": poll_seconds, "request_timeout_seconds": 10.0,
-        "max_num_load_retries": 0}})  # a broken version is END at once (TF Serving's --max_num_load_retries=0)
+        "max_num_load_retries": 0, **serving}})  # a broken version is END at once (TF Serving's --max_num_load_retries=0)
     return configs.load(path, environ={})
 
 
@@ -109,7 +109,11 @@ def served(pipeline_run, tmp_path_factory):
 
 def test_client_retries_until_a_late_server_answers_then_sigterm_drains_large_requests(pipeline_run, tmp_path,
                                                                                       monkeypatch):
-    config = own_config(tmp_path, pipeline_run["config"].serving.model_dir)
+    # Small batches, so that a large request takes long enough here (a fast model answers 2,560 rows in a few
+    # milliseconds in batches of 64) for several to be waiting in the queue at once.
+    batching = {**json.loads((ROOT / "config.json").read_text())["serving"]["batching"],
+                "max_batch_size": 8, "max_enqueued_batches": 4000}
+    config = own_config(tmp_path, pipeline_run["config"].serving.model_dir, batching=batching)
     slept = []
     real_sleep = time.sleep
     monkeypatch.setattr(client_module.time, "sleep", lambda s: (slept.append(s), real_sleep(s)))
