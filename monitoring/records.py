@@ -25,7 +25,7 @@ from reporting import explain
 WORDS = "words"
 FIRST_WORD = "first_word"
 FIRST_PERSON = "first_person"
-PREDICTED_LABEL = "predicted_label"
+PREDICTED_LABEL = signatures.LABEL_OUTPUT  # the model's answer, as a monitoring feature
 P_POST_BUCKET = "p_post_bucket"
 CATEGORICAL = (FIRST_WORD, FIRST_PERSON, PREDICTED_LABEL, P_POST_BUCKET)
 NUMERIC = (WORDS,)
