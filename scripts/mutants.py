@@ -35,6 +35,11 @@ MODULES: dict[str, list[str]] = {
     "reporting/run_artifacts.py": ["tests/test_run_artifacts.py"],
     "components/data_preparation.py": ["tests/test_data_preparation_component.py"],
 }
+# Seconds one test may run under a mutant before pytest-timeout fails it (the mutant is then killed: it hangs).
+# The batching tests take well under a second each; a mutant that deadlocks the batcher would otherwise cost
+# the full default for every such mutant.
+HUNG_TEST_SECONDS = {"serving/batching.py": 15}
+DEFAULT_HUNG_TEST_SECONDS = 120
 # What the tests import or read, copied into each work folder (mutmut copies the source paths itself).
 SOURCES = ["features.py", "signatures.py", "common", "models", "dataprep", "pipeline", "serving", "components", "reporting"]
 ALSO_COPY = ["config.json", "data", "tests", "scripts", "app", "bench", "deploy", "evaluation", "monitoring",
@@ -48,7 +53,8 @@ def mutmut_config(module: str, tests: list[str]) -> str:
         return "[" + ", ".join(json.dumps(v) for v in values) + "]"
     return (f"\n[tool.mutmut]\nsource_paths = {toml_list(SOURCES)}\nonly_mutate = {toml_list([module])}\n"
             f"also_copy = {toml_list(ALSO_COPY)}\npytest_add_cli_args_test_selection = {toml_list(tests)}\n"
-            'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x", "--timeout=120"]\n'
+            'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x", '
+            f'"--timeout={HUNG_TEST_SECONDS.get(module, DEFAULT_HUNG_TEST_SECONDS)}"]\n'
             'process_isolation = "forkserver"\nuse_git_change_detection = false\n'
             # generous: the machine is shared, and no mutant here can loop forever
             "timeout_multiplier = 30.0\ntimeout_constant = 60.0\n")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from serving.batching import QUEUE_FULL, Batcher
+from serving.batching import QUEUE_FULL, Batcher, Unbatched
 from serving.errors import ServingError
 from serving.versions import Signature
 
@@ -223,3 +223,17 @@ def test_many_callers_in_a_loop_all_finish_with_their_own_rows(threads):
     for thread in callers:
         thread.join(HANG)
     assert sorted(done) == list(range(48)) and not wrong
+
+
+def test_unbatched_calls_the_signature_once_per_request_and_closes_at_once():
+    model = Model()
+    unbatched, signature = Unbatched(), model.signature()
+    outputs = unbatched.run(signature, {"question": questions(0, 3)})
+    assert list(outputs["upper"]) == [q.upper() for q in questions(0, 3)] and model.batches == [3]
+    empty = unbatched.run(signature, {"question": np.array([], dtype=object)})
+    assert empty["length"].shape == (0,) and empty["length"].dtype == np.int64
+    assert model.batches == [3]  # an empty request never reaches the model
+    with pytest.raises(ServingError) as info:
+        unbatched.run(signature, {"question": np.array([[b"a"]], dtype=object)})
+    assert info.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert unbatched.close(0.0) is True  # nothing is ever queued
