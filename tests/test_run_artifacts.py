@@ -185,10 +185,12 @@ def test_a_node_is_named_after_its_pipeline_prefix_or_by_its_execution_without_o
     named = store.execute(run, "Trainer", extra_contexts=[pipeline_context])
     dotted = store.execute(run, "Evaluator.eval.v2")
     anonymous = store.execute(run, None, extra_contexts=[pipeline_context])
+    unprefixed = store.execute(run, None, extra_contexts=[store.node("Pusher")])  # no pipeline name before it
     reader = run_artifacts.open_store(store.path)
     assert run_artifacts.node_id(reader, named) == "Trainer"
     assert run_artifacts.node_id(reader, dotted) == "Evaluator.eval.v2"  # only the pipeline's name is cut off
     assert run_artifacts.node_id(reader, anonymous) == f"execution-{anonymous}"  # neither run nor pipeline context
+    assert run_artifacts.node_id(reader, unprefixed) == "Pusher"
 
 
 def test_runs_are_ordered_by_creation_time_then_id_and_the_latest_is_the_last(tmp_path):

@@ -55,6 +55,10 @@ class Model:
         values = question.numpy()
         self.batches.append(len(values))
         self.threads.append(threading.current_thread().name)
+        return self.outputs(values)
+
+    @staticmethod
+    def outputs(values: np.ndarray) -> dict[str, tf.Tensor]:
         return {"length": tf.constant([len(v) for v in values], dtype=tf.int64),
                 "upper": tf.constant([v.upper() for v in values])}
 
@@ -63,13 +67,45 @@ class Model:
                          {"length": np.int64, "upper": object})
 
 
+class HoldsMarked(Model):
+    """Holds only the batches holding the row b"hold"; records every batch's rows as it reaches the model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived: list[list[bytes]] = []
+
+    def __call__(self, question: tf.Tensor) -> dict[str, tf.Tensor]:
+        values = question.numpy()
+        self.arrived.append(values.tolist())
+        return super().__call__(question) if b"hold" in values.tolist() else self.outputs(values)
+
+
+class Observer:
+    """Records the batcher's metrics calls (serving.metrics in the server)."""
+
+    def __init__(self) -> None:
+        self.queued_calls: list[int] = []
+        self.batches: list[tuple[int, int, float]] = []
+
+    def queued(self, queued_rows: int) -> None:
+        self.queued_calls.append(queued_rows)
+
+    def batch_done(self, rows: int, queued_rows: int, waited_seconds: float) -> None:
+        self.batches.append((rows, queued_rows, waited_seconds))
+
+
+def sleeping_for_more_rows(batcher: Batcher) -> bool:
+    """A leader is asleep in the batch timeout, and every queued row has been taken into its batch."""
+    return batcher._waiting_leaders == 1 and not batcher._queue
+
+
 def questions(caller: int, count: int) -> np.ndarray:
     return np.array([f"caller {caller} question {i} {'x' * caller}".encode() for i in range(count)], dtype=object)
 
 
 def test_concurrent_callers_each_get_exactly_their_own_rows_including_split_requests():
-    model = Model()
-    batcher, signature = Batcher(Params(), None), model.signature()
+    model, observer = Model(), Observer()
+    batcher, signature = Batcher(Params(), observer), model.signature()
     sizes = [1, 3, 9, 1, 2, 4, 7, 1] * 4  # 9 and 7 rows are split over max_batch_size=4
     results: dict[int, dict[str, np.ndarray]] = {}
     start = threading.Barrier(len(sizes))
@@ -93,6 +129,8 @@ def test_concurrent_callers_each_get_exactly_their_own_rows_including_split_requ
     assert max(model.batches) <= 4 and sum(model.batches) == sum(sizes)
     chunks = sum(-(-size // 4) for size in sizes)
     assert len(model.batches) < chunks and model.batches.count(4) > 5  # concurrent requests were merged
+    assert [rows for rows, _, _ in observer.batches] == model.batches  # each batch's real rows, in order
+    assert batcher.queued_rows == 0 and len(observer.queued_calls) == len(sizes)
 
 
 def test_a_lone_request_runs_at_once_in_the_callers_thread():
@@ -237,3 +275,120 @@ def test_unbatched_calls_the_signature_once_per_request_and_closes_at_once():
         unbatched.run(signature, {"question": np.array([[b"a"]], dtype=object)})
     assert info.value.code == grpc.StatusCode.INVALID_ARGUMENT
     assert unbatched.close(0.0) is True  # nothing is ever queued
+
+
+def test_while_a_batch_runs_a_second_leader_waits_for_more_rows_until_the_batch_is_full():
+    """num_batch_threads=2: with one batch on the model, the next leader gathers rows (batch_timeout_micros)
+    and runs exactly max_batch_size of them as one batch, without waiting for the first batch to end."""
+    model, observer = HoldsMarked(), Observer()
+    model.hold.clear()
+    batcher = Batcher(Params(max_batch_size=4, num_batch_threads=2, batch_timeout_micros=HANG * 1_000_000), observer)
+    signature, results = model.signature(), {}
+
+    def call(name: str, values: list[bytes]) -> threading.Thread:
+        thread = threading.Thread(target=lambda: results.setdefault(
+            name, batcher.run(signature, {"question": np.array(values, dtype=object)})["upper"].tolist()), daemon=True)
+        thread.start()
+        return thread
+    held = call("held", [b"hold"])
+    assert model.entered.wait(HANG)
+    started_b = time.perf_counter()
+    threads = [call("b", [b"b"])]
+    wait_until(lambda: sleeping_for_more_rows(batcher), "the second leader to wait for more rows")
+    seen_waiting = time.perf_counter()
+    threads.append(call("c", [b"c1", b"c2"]))
+    wait_until(lambda: batcher.queued_rows == 3, "c to queue")
+    wait_until(lambda: sleeping_for_more_rows(batcher), "the leader to take c's rows and wait again")
+    started_d = time.perf_counter()
+    threads.append(call("d", [b"d"]))  # the fourth row fills the batch: it runs at once
+    for thread in threads:
+        thread.join(HANG)
+    finished = time.perf_counter()
+    assert held.is_alive() and model.arrived == [[b"hold"], [b"b", b"c1", b"c2", b"d"]]
+    assert results == {"b": [b"B"], "c": [b"C1", b"C2"], "d": [b"D"]}
+    assert observer.queued_calls[:3] == [1, 1, 3]
+    [(rows, queued_rows, waited)] = observer.batches
+    assert (rows, queued_rows) == (4, 0)
+    assert started_d - seen_waiting <= waited <= finished - started_b  # timed from b's arrival, the batch's oldest
+    model.hold.set()
+    held.join(HANG)
+    assert results["held"] == [b"HOLD"] and [rows for rows, _, _ in observer.batches] == [4, 1]
+    assert batcher.queued_rows == 0
+
+
+def test_a_leader_waiting_for_more_rows_runs_what_it_has_once_the_batch_timeout_ends():
+    model = HoldsMarked()
+    model.hold.clear()
+    batcher = Batcher(Params(max_batch_size=4, num_batch_threads=2, batch_timeout_micros=50_000), None)
+    signature, results = model.signature(), {}
+    held = threading.Thread(target=lambda: batcher.run(signature, {"question": np.array([b"hold"], dtype=object)}),
+                            daemon=True)
+    held.start()
+    assert model.entered.wait(HANG)
+    alone = threading.Thread(target=lambda: results.update(batcher.run(signature, {"question": questions(1, 2)})),
+                             daemon=True)
+    alone.start()
+    alone.join(HANG)  # nobody else comes: after 50 ms it runs its two rows, while the first batch is still held
+    assert not alone.is_alive() and held.is_alive()
+    assert list(results["upper"]) == [q.upper() for q in questions(1, 2)] and model.arrived[1:] == [
+        list(questions(1, 2))]
+    model.hold.set()
+    held.join(HANG)
+
+
+def test_rows_of_different_signatures_or_shapes_never_share_a_batch():
+    gate, entered, calls = threading.Event(), threading.Event(), []
+
+    def total(x: tf.Tensor) -> dict[str, tf.Tensor]:
+        calls.append(x.shape.as_list())
+        entered.set()
+        assert gate.wait(HANG)
+        return {"sum": tf.reduce_sum(x, axis=1)}
+    wide = Signature("sum", total, {"x": tf.TensorSpec([None, None], tf.int64)}, {"sum": np.int64})
+    first, second = Model(), Model()
+    batcher, results = Batcher(Params(max_batch_size=8), None), {}
+
+    def call(name, signature, inputs) -> threading.Thread:
+        thread = threading.Thread(target=lambda: results.setdefault(name, batcher.run(signature, inputs)), daemon=True)
+        thread.start()
+        return thread
+    threads = [call("held", wide, {"x": np.ones((1, 2), np.int64)})]
+    assert entered.wait(HANG)
+    queued = [("w2", wide, {"x": np.ones((2, 2), np.int64)}), ("w3", wide, {"x": np.ones((1, 3), np.int64)}),
+              ("m1", first.signature(), {"question": questions(1, 1)}),
+              ("m2", second.signature(), {"question": questions(2, 2)}),
+              ("m1b", first.signature(), {"question": questions(3, 1)})]
+    for (name, signature, inputs), expected in zip(queued, [2, 3, 4, 6, 7], strict=True):
+        threads.append(call(name, signature, inputs))
+        wait_until(lambda rows=expected: batcher.queued_rows == rows, f"{name} to queue")  # queued in this order
+    gate.set()
+    for thread in threads:
+        thread.join(HANG)
+    assert calls == [[1, 2], [2, 2], [1, 3]]
+    assert (first.batches, second.batches) == ([1, 1], [2])  # m1 and m1b are split by m2 in the queue
+    assert results["w2"]["sum"].tolist() == [2, 2] and results["w3"]["sum"].tolist() == [3]
+    assert list(results["m2"]["upper"]) == [q.upper() for q in questions(2, 2)]
+
+
+def test_a_model_that_crashes_is_answered_as_internal_with_the_reason():
+    def crash(question: tf.Tensor) -> dict[str, tf.Tensor]:
+        raise RuntimeError("out of memory")
+    signature = Signature("serving_default", crash, {"question": tf.TensorSpec([None], tf.string)}, {"p": np.float32})
+    with pytest.raises(ServingError) as info:
+        Batcher(Params(), None).run(signature, {"question": questions(0, 1)})
+    assert (info.value.code, str(info.value)) == (grpc.StatusCode.INTERNAL, "the model failed: RuntimeError: out of memory")
+
+
+def test_close_waits_for_a_running_batch_even_with_nothing_queued():
+    model = Model()
+    model.hold.clear()
+    batcher, result = Batcher(Params(), None), {}
+    caller = threading.Thread(target=lambda: result.update(batcher.run(model.signature(), {"question": questions(0, 1)})),
+                              daemon=True)
+    caller.start()
+    assert model.entered.wait(HANG)
+    assert batcher.queued_rows == 0 and batcher.close(0.01) is False  # the batch on the model is not done
+    model.hold.set()
+    assert batcher.close(HANG) is True
+    caller.join(HANG)
+    assert list(result["upper"]) == [q.upper() for q in questions(0, 1)]
