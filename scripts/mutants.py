@@ -36,9 +36,9 @@ MODULES: dict[str, list[str]] = {
     "components/data_preparation.py": ["tests/test_data_preparation_component.py"],
 }
 # Seconds one test may run under a mutant before pytest-timeout fails it (the mutant is then killed: it hangs).
-# The batching tests take well under a second each; a mutant that deadlocks the batcher would otherwise cost
+# The batching and versions tests take under a second each; a mutant that deadlocks a thread would otherwise cost
 # the full default for every such mutant.
-HUNG_TEST_SECONDS = {"serving/batching.py": 15}
+HUNG_TEST_SECONDS = {"serving/batching.py": 15, "serving/versions.py": 15}
 DEFAULT_HUNG_TEST_SECONDS = 120
 # What the tests import or read, copied into each work folder (mutmut copies the source paths itself).
 SOURCES = ["features.py", "signatures.py", "common", "models", "dataprep", "pipeline", "serving", "components", "reporting"]

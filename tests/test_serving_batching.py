@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from serving import batching
 from serving.batching import QUEUE_FULL, Batcher, Unbatched
 from serving.errors import ServingError
 from serving.versions import Signature
@@ -92,6 +93,38 @@ class Observer:
 
     def batch_done(self, rows: int, queued_rows: int, waited_seconds: float) -> None:
         self.batches.append((rows, queued_rows, waited_seconds))
+
+
+class Gated(Model):
+    """A batch holding a row named in ``gates`` waits for that row's gate; records every batch's rows on arrival."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived: list[list[bytes]] = []
+        self.gates: dict[bytes, threading.Event] = {}
+
+    def __call__(self, question: tf.Tensor) -> dict[str, tf.Tensor]:
+        values = question.numpy()
+        self.arrived.append(values.tolist())
+        for value in values.tolist():
+            if value in self.gates:
+                assert self.gates[value].wait(HANG), "the test never opened the gate"
+        return self.outputs(values)
+
+
+class FrozenClock:
+    """serving.batching's time: perf_counter (request ages) as the test sets it; monotonic (batch timeouts) stopped,
+    so that a batch timeout never ends."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    @staticmethod
+    def monotonic() -> float:
+        return 0.0
 
 
 def sleeping_for_more_rows(batcher: Batcher) -> bool:
@@ -180,15 +213,19 @@ def test_a_request_larger_than_the_whole_queue_is_refused_with_a_reason():
     assert info.value.code == grpc.StatusCode.INVALID_ARGUMENT and "capacity of 6" in str(info.value)
 
 
-def test_one_callers_failing_rows_do_not_fail_the_others_in_its_batch():
+@pytest.mark.parametrize("others", [
+    (("good", [b"b", b"c"]), ("bad", [b"poison"]), ("good2", [b"d"])),
+    (("good", [b"b", b"c"]), ("bad", [b"poison"])),  # a batch of two chunks
+])
+def test_one_callers_failing_rows_do_not_fail_the_others_in_its_batch(others):
     class Picky(Model):
         def __call__(self, question):
             if any(b"poison" in v for v in question.numpy()):
                 raise tf.errors.InvalidArgumentError(None, None, "poisoned row")
             return super().__call__(question)
-    model = Picky()
+    model, observer = Picky(), Observer()
     model.hold.clear()
-    batcher, signature = Batcher(Params(max_batch_size=8), None), model.signature()
+    batcher, signature = Batcher(Params(max_batch_size=8), observer), model.signature()
     outcomes = {}
 
     def caller(name: str, values: list[bytes]) -> None:
@@ -199,16 +236,18 @@ def test_one_callers_failing_rows_do_not_fail_the_others_in_its_batch():
     holder = threading.Thread(target=caller, args=("holder", [b"a"]))
     holder.start()
     assert model.entered.wait(HANG)
-    others = [threading.Thread(target=caller, args=(name, values))
-              for name, values in (("good", [b"b", b"c"]), ("bad", [b"poison"]), ("good2", [b"d"]))]
-    for thread in others:
+    threads = [threading.Thread(target=caller, args=(name, values)) for name, values in others]
+    for thread in threads:
         thread.start()
-    wait_until(lambda: batcher.queued_rows == 4, "the three other callers to queue")
+    rows = sum(len(values) for _, values in others)
+    wait_until(lambda: batcher.queued_rows == rows, "the other callers to queue")
     model.hold.set()
-    for thread in [holder, *others]:
+    for thread in [holder, *threads]:
         thread.join(HANG)
-    assert outcomes == {"holder": [b"A"], "good": [b"B", b"C"], "bad": grpc.StatusCode.INVALID_ARGUMENT,
-                        "good2": [b"D"]}
+    expected = {"holder": [b"A"], "good": [b"B", b"C"], "bad": grpc.StatusCode.INVALID_ARGUMENT, "good2": [b"D"]}
+    assert outcomes == {name: expected[name] for name in ["holder", *dict(others)]}
+    # the holder's batch, then each good caller's rows alone once the merged batch failed
+    assert [(rows, queued) for rows, queued, _ in observer.batches] == [(1, 0), (2, 0), (1, 0)][:len(others)]
 
 
 def test_close_drains_queued_requests_then_refuses_new_ones():
@@ -277,12 +316,15 @@ def test_unbatched_calls_the_signature_once_per_request_and_closes_at_once():
     assert unbatched.close(0.0) is True  # nothing is ever queued
 
 
-def test_while_a_batch_runs_a_second_leader_waits_for_more_rows_until_the_batch_is_full():
-    """num_batch_threads=2: with one batch on the model, the next leader gathers rows (batch_timeout_micros)
-    and runs exactly max_batch_size of them as one batch, without waiting for the first batch to end."""
+def test_while_a_batch_runs_a_second_leader_waits_for_more_rows_until_the_batch_is_full(monkeypatch):
+    """num_batch_threads=2: with one batch on the model, the next leader gathers rows for up to batch_timeout_micros
+    (0.5 s, on a clock frozen by the test, so it can only end by the batch filling) and runs exactly
+    max_batch_size of them as one batch, without waiting for the first batch to end."""
+    clock = FrozenClock()
+    monkeypatch.setattr(batching, "time", clock)
     model, observer = HoldsMarked(), Observer()
     model.hold.clear()
-    batcher = Batcher(Params(max_batch_size=4, num_batch_threads=2, batch_timeout_micros=HANG * 1_000_000), observer)
+    batcher = Batcher(Params(max_batch_size=4, num_batch_threads=2, batch_timeout_micros=500_000), observer)
     signature, results = model.signature(), {}
 
     def call(name: str, values: list[bytes]) -> threading.Thread:
@@ -292,27 +334,25 @@ def test_while_a_batch_runs_a_second_leader_waits_for_more_rows_until_the_batch_
         return thread
     held = call("held", [b"hold"])
     assert model.entered.wait(HANG)
-    started_b = time.perf_counter()
+    clock.now = 100.0
     threads = [call("b", [b"b"])]
     wait_until(lambda: sleeping_for_more_rows(batcher), "the second leader to wait for more rows")
-    seen_waiting = time.perf_counter()
+    clock.now = 200.0
     threads.append(call("c", [b"c1", b"c2"]))
     wait_until(lambda: batcher.queued_rows == 3, "c to queue")
     wait_until(lambda: sleeping_for_more_rows(batcher), "the leader to take c's rows and wait again")
-    started_d = time.perf_counter()
+    clock.now = 300.0
     threads.append(call("d", [b"d"]))  # the fourth row fills the batch: it runs at once
     for thread in threads:
         thread.join(HANG)
-    finished = time.perf_counter()
     assert held.is_alive() and model.arrived == [[b"hold"], [b"b", b"c1", b"c2", b"d"]]
     assert results == {"b": [b"B"], "c": [b"C1", b"C2"], "d": [b"D"]}
     assert observer.queued_calls[:3] == [1, 1, 3]
-    [(rows, queued_rows, waited)] = observer.batches
-    assert (rows, queued_rows) == (4, 0)
-    assert started_d - seen_waiting <= waited <= finished - started_b  # timed from b's arrival, the batch's oldest
+    assert observer.batches == [(4, 0, 200.0)]  # its age is that of b, the batch's oldest request
+    clock.now = 400.0
     model.hold.set()
     held.join(HANG)
-    assert results["held"] == [b"HOLD"] and [rows for rows, _, _ in observer.batches] == [4, 1]
+    assert results["held"] == [b"HOLD"] and observer.batches == [(4, 0, 200.0), (1, 0, 400.0)]
     assert batcher.queued_rows == 0
 
 
@@ -388,7 +428,43 @@ def test_close_waits_for_a_running_batch_even_with_nothing_queued():
     caller.start()
     assert model.entered.wait(HANG)
     assert batcher.queued_rows == 0 and batcher.close(0.01) is False  # the batch on the model is not done
+    closed = []
+    closer = threading.Thread(target=lambda: closed.append(batcher.close(HANG)), daemon=True)
+    closer.start()
+    wait_until(lambda: len(batcher._idle._waiters) == 1, "close to wait for the batch")  # CPython's Condition
     model.hold.set()
-    assert batcher.close(HANG) is True
+    closer.join(HANG / 2)  # woken when the batch ends, long before its own timeout
+    assert closed == [True]
     caller.join(HANG)
     assert list(result["upper"]) == [q.upper() for q in questions(0, 1)]
+
+
+def test_no_more_than_num_batch_threads_batches_run_at_once():
+    first, second = Gated(), Gated()  # two signatures: their rows never share a batch
+    for model, row in ((first, b"a1"), (second, b"a2"), (first, b"x"), (second, b"y")):
+        model.gates[row] = threading.Event()
+    batcher, results = Batcher(Params(max_batch_size=4, num_batch_threads=2), None), {}
+
+    def call(model: Gated, row: bytes) -> threading.Thread:
+        thread = threading.Thread(target=lambda: results.setdefault(row, batcher.run(
+            model.signature(), {"question": np.array([row], dtype=object)})["upper"].tolist()), daemon=True)
+        thread.start()
+        return thread
+    threads = [call(first, b"a1")]
+    wait_until(lambda: [b"a1"] in first.arrived, "a1 on the model")
+    threads.append(call(second, b"a2"))
+    wait_until(lambda: [b"a2"] in second.arrived, "a2 on the model")
+    threads.append(call(first, b"x"))
+    wait_until(lambda: batcher.queued_rows == 1, "x to queue")
+    threads.append(call(second, b"y"))
+    wait_until(lambda: batcher.queued_rows == 2, "y to queue")
+    assert batcher._running == 2  # both slots busy: x and y wait
+    first.gates[b"a1"].set()
+    wait_until(lambda: [b"x"] in first.arrived, "x to take the freed slot")
+    assert batcher._running == 2 and batcher.queued_rows == 1  # y still waits for a slot
+    for gate in [*first.gates.values(), *second.gates.values()]:
+        gate.set()
+    for thread in threads:
+        thread.join(HANG)
+    assert results == {b"a1": [b"A1"], b"a2": [b"A2"], b"x": [b"X"], b"y": [b"Y"]}
+    assert batcher._running == 0 and batcher.queued_rows == 0
