@@ -6,6 +6,7 @@ tests/test_rollout.py drives the same code through the gRPC and REST front ends;
 
 from __future__ import annotations
 
+import ast
 import logging
 import shutil
 import threading
@@ -219,8 +220,11 @@ def test_warmup_replays_each_record_through_its_signature_and_a_failing_one_name
 
 def test_nothing_loaded_is_tf_servings_not_found_with_the_reason(tmp_path, clock):
     manager = ModelManager(NAME, tmp_path / NAME, poll_seconds=60)
-    manager.refresh()
-    assert (manager.current, manager.loaded_versions, manager.labels) == (None, [], {})
+    for _ in range(2):  # before the first refresh, and after it with nothing on disk
+        assert (manager.current, manager.loaded_versions, manager.labels) == (None, [], {})
+        raises(grpc.StatusCode.INVALID_ARGUMENT, "Unrecognized servable version label: stable", manager.get, NAME,
+               label="stable")
+        manager.refresh()
     raises(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Latest({NAME}): no version is loaded "
                                       f"(base path {tmp_path / NAME}; run the pipeline)", manager.get, NAME)
     raises(grpc.StatusCode.NOT_FOUND, f"Could not find any version of model {NAME}", manager.status, NAME)
@@ -329,7 +333,9 @@ def test_the_model_config_file_chooses_versions_and_labels_and_a_bad_one_keeps_t
     with caplog.at_level(logging.INFO, logger="model-server"):
         manager.refresh()
     policy = model_config.VersionPolicy("specific", versions=(1, 2))
-    assert caplog.messages[0] == f"model config file {config}: policy {policy}, labels {{'canary': 2, 'stable': 1}}"
+    head, _, labels = caplog.messages[0].partition(", labels ")
+    assert head == f"model config file {config}: policy {policy}"
+    assert ast.literal_eval(labels) == {"canary": 2, "stable": 1}  # the proto map's order is not fixed
     caplog.clear()
     assert manager.base_path == base  # the file's base_path replaces the one given
     assert manager.loaded_versions == [1, 2] and manager.labels == {"stable": 1, "canary": 2}
@@ -421,6 +427,8 @@ def test_the_watcher_applies_new_versions_and_survives_a_failed_scan(tmp_path, e
         deadline = threading.Event()
         while manager.current.version != 2:
             assert not deadline.wait(0.01) and scans.acquire(timeout=HANG), "the new version was never loaded"
+    [watcher] = [t for t in threading.enumerate() if t.name == "version-watcher"]  # named in thread dumps
+    assert watcher.daemon  # never keeps the process alive at exit
     manager.stop()
     assert f"could not scan {base}: {base} vanished" in caplog.messages
     manager._thread.join(HANG)
@@ -444,3 +452,30 @@ def test_wanted_versions_load_newest_first_and_each_is_served_as_soon_as_it_is_l
     manager.refresh()
     assert seen == [(3, [], None), (2, [3], 3), (1, [2, 3], 3)]
     assert manager.loaded_versions == [1, 2, 3]
+
+
+def test_old_versions_stay_until_every_wanted_version_is_loaded_or_given_up(tmp_path, export, clock):
+    base = tmp_path / NAME
+    publish(base, 1, export)
+    config = write_model_config(tmp_path / "models.config", base, [1], {})
+    manager = ModelManager(NAME, base, poll_seconds=60, retries=LoadRetries(1, 10.0), model_config_file=config)
+    manager.refresh()
+    publish(base, 2, export)
+    publish_broken(base, 3)  # being copied in: fails, to be tried again in 10 s
+    write_model_config(config, base, [2, 3], {})
+    manager.refresh()
+    assert manager.loaded_versions == [1, 2]  # 3 is still to come: 1 is kept
+    clock.now += 10
+    manager.refresh()  # 3 given up: the wanted versions are all in, 1 goes
+    assert manager.loaded_versions == [2] and list(manager.failed) == [3]
+
+
+def test_a_policy_naming_no_version_on_disk_keeps_serving_what_is_loaded(tmp_path, export, clock):
+    base = tmp_path / NAME
+    publish(base, 1, export)
+    config = write_model_config(tmp_path / "models.config", base, [1], {})
+    manager = ModelManager(NAME, base, poll_seconds=60, model_config_file=config)
+    manager.refresh()
+    write_model_config(config, base, [9], {})  # a typo, or a version not pushed yet
+    manager.refresh()
+    assert manager.loaded_versions == [1] and manager.get(NAME).version == 1
