@@ -263,7 +263,7 @@ def test_close_drains_queued_requests_then_refuses_new_ones():
     assert batcher.close(0.01) is False  # the model is held, so nothing can drain: close says it did not finish
     with pytest.raises(ServingError) as info:
         batcher.run(signature, {"question": questions(9, 1)})  # closing has begun: refused
-    assert info.value.code == grpc.StatusCode.UNAVAILABLE
+    assert (info.value.code, str(info.value)) == (grpc.StatusCode.UNAVAILABLE, "the model server is shutting down")
     closer = threading.Thread(target=lambda: results.append(batcher.close(HANG)))
     closer.start()
     model.hold.set()
@@ -468,3 +468,57 @@ def test_no_more_than_num_batch_threads_batches_run_at_once():
         thread.join(HANG)
     assert results == {b"a1": [b"A1"], b"a2": [b"A2"], b"x": [b"X"], b"y": [b"Y"]}
     assert batcher._running == 0 and batcher.queued_rows == 0
+
+
+def test_with_a_zero_batch_timeout_a_leader_never_waits_for_more_rows(monkeypatch):
+    """batch_timeout_micros=0 on a stopped clock: the second leader runs its rows at once, though a batch runs."""
+    monkeypatch.setattr(batching, "time", FrozenClock())
+    model = HoldsMarked()
+    model.hold.clear()
+    batcher, signature, results = Batcher(Params(max_batch_size=4, num_batch_threads=2), None), model.signature(), {}
+    held = threading.Thread(target=lambda: batcher.run(signature, {"question": np.array([b"hold"], dtype=object)}),
+                            daemon=True)
+    held.start()
+    assert model.entered.wait(HANG)
+    alone = threading.Thread(target=lambda: results.update(batcher.run(signature, {"question": questions(1, 1)})),
+                             daemon=True)
+    alone.start()
+    alone.join(HANG)
+    assert not alone.is_alive() and held.is_alive() and list(results["upper"]) == [q.upper() for q in questions(1, 1)]
+    model.hold.set()
+    held.join(HANG)
+
+
+def test_a_split_request_whose_chunks_run_in_other_leaders_batches_gets_every_row():
+    """Its leader runs the first chunk; two later callers each lead a batch of one of its other chunks. It then
+    waits with two chunks still on the model, and must get its answer only once both are done."""
+    model = Gated()
+    for gate in (b"g1", b"g2", b"g3"):
+        model.gates[gate] = threading.Event()
+    batcher, signature, results = Batcher(Params(max_batch_size=4, num_batch_threads=4), None), model.signature(), {}
+    split = [b"g1", b"r1", b"r2", b"r3", b"g2", b"r4", b"r5", b"r6", b"g3", b"r7", b"r8", b"r9"]
+
+    def call(name: str, values: list[bytes]) -> threading.Thread:
+        def run() -> None:
+            try:
+                results[name] = batcher.run(signature, {"question": np.array(values, dtype=object)})["upper"].tolist()
+            except Exception as error:  # noqa: BLE001 - recorded for the assertion below
+                results[name] = repr(error)
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return thread
+    threads = [call("split", split)]
+    wait_until(lambda: split[:4] in model.arrived, "the first chunk on the model")
+    threads.append(call("y", [b"y"]))
+    wait_until(lambda: split[4:8] in model.arrived, "the second chunk on y's batch")
+    threads.append(call("w", [b"w"]))
+    wait_until(lambda: split[8:] in model.arrived, "the third chunk on w's batch")
+    model.gates[b"g1"].set()  # the split request's leader runs y and w's rows, then waits for its own two chunks
+    wait_until(lambda: [b"y", b"w"] in model.arrived and batcher._running == 2, "the split request to wait")
+    model.gates[b"g2"].set()
+    threads[1].join(HANG)
+    assert results["y"] == [b"Y"] and "split" not in results  # one of its chunks is still on the model
+    model.gates[b"g3"].set()
+    for thread in threads:
+        thread.join(HANG)
+    assert results == {"split": [v.upper() for v in split], "y": [b"Y"], "w": [b"W"]}
