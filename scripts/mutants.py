@@ -2,8 +2,9 @@
 
 For each module a copy of the project goes to a work folder (mutmut writes its mutants/ tree beside the
 code), mutmut mutates that one module and runs only the listed tests against each mutant. The score per
-module is killed / (killed + survived + timeout + suspicious + no tests); the run fails when a module scores
-under the target. Surviving mutants are listed by name: ``mutmut show <name>`` in the work folder shows one.
+module is killed / all its mutants (survived, timed out, suspicious, untested or not run all count against it);
+the run fails when a module scores under the target. Surviving mutants are listed by name: ``mutmut show
+<name>`` in the work folder shows one.
 
 Run: ``./run.sh mutants [module ...]`` (docs/testing.md has the scores and the reviewed survivors);
 ``./run.sh mutants --survivors <module>`` re-runs only the mutants the last run did not kill, with the current tests.
@@ -45,7 +46,6 @@ SOURCES = ["features.py", "signatures.py", "common", "models", "dataprep", "pipe
 ALSO_COPY = ["config.json", "data", "tests", "scripts", "app", "bench", "deploy", "evaluation", "monitoring",
              "local_runner.py", "kubeflow_v2_runner.py", "preprocessing.py", "pretrained.py", "trainer.py"]
 KILLED = "killed"
-NOT_KILLED = ("survived", "timeout", "suspicious", "no_tests", "segfault")
 
 
 def mutmut_config(module: str, tests: list[str]) -> str:
@@ -83,11 +83,17 @@ def mutmut_listing(workdir: Path) -> list[tuple[str, str]]:
 
 
 def refresh_tests(workdir: Path, module: str, tests: list[str]) -> None:
-    """The project's current tests and mutmut settings into an existing work folder (the code stays as it was)."""
+    """The project's current tests into an existing work folder (the code and mutmut's settings stay as they were).
+
+    Changed settings (another test list, another timeout) would make mutmut forget every earlier verdict, and the
+    mutants not re-run would then count nowhere: that needs a full run.
+    """
+    if (workdir / "pyproject.toml").read_text() != (ROOT / "pyproject.toml").read_text() + mutmut_config(module, tests):
+        raise SystemExit(f"mutants: the settings of {module} changed since its last run: run it without --survivors")
+    if (workdir / module).read_bytes() != (ROOT / module).read_bytes():
+        raise SystemExit(f"mutants: {module} changed since its last run: run it without --survivors")
     shutil.rmtree(workdir / "tests")
     shutil.copytree(ROOT / "tests", workdir / "tests", ignore=shutil.ignore_patterns("__pycache__"))
-    pyproject = (ROOT / "pyproject.toml").read_text()
-    (workdir / "pyproject.toml").write_text(pyproject + mutmut_config(module, tests))
 
 
 def run_module(module: str, tests: list[str], workdir: Path, max_children: int, survivors: bool = False) -> dict:
@@ -114,8 +120,8 @@ def run_module(module: str, tests: list[str], workdir: Path, max_children: int, 
         subprocess.run([str(mutmut), "export-cicd-stats"], cwd=workdir, stdout=out, stderr=subprocess.STDOUT,
                        check=True)
     stats = json.loads((workdir / "mutants" / "mutmut-cicd-stats.json").read_text())
-    not_killed = sum(stats.get(k, 0) for k in NOT_KILLED)
-    total = stats.get(KILLED, 0) + not_killed
+    total = stats["total"]  # every mutant: one not run (interrupted, skipped) counts as not killed too
+    not_killed = total - stats.get(KILLED, 0)
     survivors_left = [f"{name}: {status}" for name, status in mutmut_listing(workdir) if status != KILLED]
     return {"module": module, "tests": tests, "killed": stats.get(KILLED, 0), "not_killed": not_killed,
             "total": total, "score": stats.get(KILLED, 0) / total if total else 0.0, "stats": stats,
