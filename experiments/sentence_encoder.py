@@ -25,7 +25,7 @@ import tensorflow as tf
 import pretrained
 
 MAX_LENGTH = 128  # the package's tokenizer.json truncates there; questions are far shorter
-WIDTH = 384
+WIDTH = 384  # the packaged model's embedding width
 _HEADS = 12
 _LAYERS = 6
 _MAX_WORD_CHARACTERS = 100  # BERT's max_input_chars_per_word: a longer word is [UNK]
@@ -114,18 +114,28 @@ class WordPiece(tf.Module):
 
 
 class Encoder(tf.Module):
-    """Token ids [batch, length] (0 = padding) -> the mean-pooled encoder output [batch, 384]; weights frozen."""
+    """Token ids [batch, length] (0 = padding) -> the mean-pooled encoder output [batch, width]; weights frozen."""
 
     def __init__(self, weights: dict[str, np.ndarray]) -> None:
         super().__init__(name="sentence_encoder")
-        self.variables_by_name = {name: tf.Variable(value, trainable=False, name=name) for name, value in weights.items()
-                                  if name.startswith(("embeddings.", "encoder.")) and name != "embeddings.position_ids"}
+        self.width = weights["embeddings.word_embeddings.weight"].shape[1]
+        kept = {name: value for name, value in weights.items() if name.startswith(("embeddings.", "encoder."))
+                and name != "embeddings.position_ids"}
+        for layer in range(_LAYERS):  # one matrix for query, key and value: one matmul instead of three
+            p = f"encoder.layer.{layer}.attention.self"
+            for part in ("weight", "bias"):
+                kept[f"{p}.qkv.{part}"] = np.concatenate([kept.pop(f"{p}.{n}.{part}") for n in ("query", "key", "value")])
+        # Dense weights stored [in, out], so each layer is a plain 2-D matmul of the tokens.
+        self.variables_by_name = {
+            name: tf.Variable(value.T if name.endswith(".weight") and value.ndim == 2 and "embeddings" not in name
+                              else value, trainable=False, name=name)
+            for name, value in kept.items()}
 
     def _w(self, name: str) -> tf.Variable:
         return self.variables_by_name[name]
 
     def _dense(self, x: tf.Tensor, name: str) -> tf.Tensor:
-        return tf.matmul(x, self._w(f"{name}.weight"), transpose_b=True) + self._w(f"{name}.bias")
+        return tf.matmul(x, self._w(f"{name}.weight")) + self._w(f"{name}.bias")
 
     def _layer_norm(self, x: tf.Tensor, name: str) -> tf.Tensor:
         mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
@@ -137,33 +147,36 @@ class Encoder(tf.Module):
         x = (tf.gather(self._w("embeddings.word_embeddings.weight"), ids)
              + self._w("embeddings.position_embeddings.weight")[:length]
              + self._w("embeddings.token_type_embeddings.weight")[0])
-        x = self._layer_norm(x, "embeddings.LayerNorm")
-        head = WIDTH // _HEADS
+        x = tf.reshape(self._layer_norm(x, "embeddings.LayerNorm"), [-1, self.width])  # [tokens, width]
+        head = self.width // _HEADS
         blocked = (1.0 - real)[:, None, None, :] * -1e9  # attention never looks at padding
-
-        def heads(t: tf.Tensor) -> tf.Tensor:
-            return tf.transpose(tf.reshape(t, [batch, length, _HEADS, head]), [0, 2, 1, 3])
-
         for layer in range(_LAYERS):
             p = f"encoder.layer.{layer}"
-            q, k, v = (heads(self._dense(x, f"{p}.attention.self.{n}")) for n in ("query", "key", "value"))
-            scores = tf.matmul(q, k, transpose_b=True) / float(np.sqrt(head)) + blocked
+            qkv = tf.reshape(self._dense(x, f"{p}.attention.self.qkv"), [batch, length, 3, _HEADS, head])
+            q, k, v = tf.unstack(tf.transpose(qkv, [2, 0, 3, 1, 4]))  # each [batch, heads, length, head]
+            scores = tf.matmul(q, k, transpose_b=True) * float(1.0 / np.sqrt(head)) + blocked
             context = tf.matmul(tf.nn.softmax(scores, axis=-1), v)
-            context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch, length, WIDTH])
+            context = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [-1, self.width])
             x = self._layer_norm(x + self._dense(context, f"{p}.attention.output.dense"), f"{p}.attention.output.LayerNorm")
             inner = self._dense(x, f"{p}.intermediate.dense")
-            inner = 0.5 * inner * (1.0 + tf.math.erf(inner / float(np.sqrt(2.0))))
+            inner = 0.5 * inner * (1.0 + tf.math.erf(inner * float(1.0 / np.sqrt(2.0))))
             x = self._layer_norm(x + self._dense(inner, f"{p}.output.dense"), f"{p}.output.LayerNorm")
+        x = tf.reshape(x, [batch, length, self.width])
         return tf.reduce_sum(x * real[:, :, None], axis=1) / tf.reduce_sum(real, axis=1, keepdims=True)
 
 
 class SentenceEmbedder(tf.Module):
-    """Raw questions [batch] -> sentence embeddings [batch, 384]: the tokeniser and the frozen encoder as one graph."""
+    """Raw questions [batch] -> sentence embeddings [batch, width]: the tokeniser and the frozen encoder as one graph."""
 
-    def __init__(self, max_length: int = MAX_LENGTH) -> None:
+    def __init__(self, tokens: list[str], weights: dict[str, np.ndarray], max_length: int = MAX_LENGTH) -> None:
         super().__init__(name="sentence_embedder")
-        self.tokenizer = WordPiece(pretrained.vocabulary(), max_length)
-        self.encoder = Encoder(pretrained.load_weights())
+        self.tokenizer = WordPiece(tokens, max_length)
+        self.encoder = Encoder(weights)
+
+    @classmethod
+    def from_package(cls) -> SentenceEmbedder:
+        """all-MiniLM-L6-v2 as the pinned package ships it."""
+        return cls(pretrained.vocabulary(), pretrained.load_weights())
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
     def __call__(self, questions: tf.Tensor) -> tf.Tensor:
