@@ -69,7 +69,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "sentence encoder + head, 10 epochs": {**SHORT, **NO_WIDE, **NO_PRETRAINED, "sentence_head": "alone", "epochs": 10},
     "words + wide + pretrained 128 + sentence encoder head": {**SHORT, **WIDE, "pretrained_dim": 128,
                                                               "sentence_head": "added"},
+    "sentence encoder + head of 256, 20 epochs": {**SHORT, **NO_WIDE, **NO_PRETRAINED, "sentence_head": "alone",
+                                                  "hidden_units": 256, "epochs": 20},
     "words + wide + sentence encoder head": {**SHORT, **WIDE, **NO_PRETRAINED, "sentence_head": "added"},
+    **{f"words + wide (scale {scale}) + pretrained 128 + sentence encoder head": {
+        **SHORT, **WIDE, "wide_scale": float(scale), "pretrained_dim": 128, "sentence_head": "added"} for scale in (10, 20, 30)},
 }
 
 
