@@ -7,6 +7,7 @@ Each scripted server answers call N with ``script[N]`` (the last entry repeats) 
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from concurrent import futures
@@ -345,14 +346,22 @@ def make_handler(script: HttpScript):
     return Handler
 
 
+class ScriptedHttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that gave up on purpose (its timeout) leaves a broken pipe; any other error is printed."""
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
 @pytest.fixture
 def http_server():
     started = []
 
     def start(*steps) -> tuple[HttpScript, int]:
         script = HttpScript(*steps)
-        server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(script))
-        server.daemon_threads = True
+        server = ScriptedHttpServer(("127.0.0.1", 0), make_handler(script))
         threading.Thread(target=server.serve_forever, daemon=True).start()
         started.append(server)
         return script, server.server_address[1]
