@@ -189,10 +189,19 @@ class KubeflowConfig:
             return source
         return f"{self.data_root.rstrip('/')}/{source.rstrip('/').rsplit('/', 1)[-1]}"
 
+    @property
+    def request_log_dir(self) -> str:
+        """Where the cluster keeps the request log: the app pod's sidecar copies it here, the monitoring job reads it."""
+        return f"{self.data_root.rstrip('/')}/request_log"
+
 
 @dataclasses.dataclass(frozen=True)
 class KubernetesConfig:
-    """TensorFlow Serving and the app on Kubernetes (manifests rendered by ./run.sh render-kubernetes)."""
+    """TensorFlow Serving and the app on Kubernetes (manifests rendered by ./run.sh render-kubernetes).
+
+    ``log_sync_image`` runs the app pod's sidecar that copies closed request-log files to
+    kubeflow.request_log_dir (the Google Cloud CLI's ``gsutil rsync``).
+    """
     serving_image: str
     serving_replicas: int
     serving_max_replicas: int
@@ -201,6 +210,7 @@ class KubernetesConfig:
     app_replicas: int
     app_resources: dict[str, dict[str, str]]
     manifests_dir: Path
+    log_sync_image: str
 
 
 @dataclasses.dataclass(frozen=True)

@@ -106,11 +106,11 @@ def package_path(config: Config) -> Path:
 
 
 def compile_monitoring(config: Config) -> Path:
-    """The monitoring pipeline as a KFP YAML package; the request log is read under kubeflow.data_root."""
+    """The monitoring pipeline as a KFP YAML package; the request log is read from kubeflow.request_log_dir."""
     from tfx import v1
 
     kubeflow = config.kubeflow
-    prefix = f"{kubeflow.data_root.rstrip('/')}/request_log/{config.serving.logging.filename_prefix.name}"
+    prefix = f"{kubeflow.request_log_dir}/{config.serving.logging.filename_prefix.name}"
     definition = create_monitoring_pipeline(config.pipeline.name, kubeflow.pipeline_root, prefix,
                                             settings_parameter(config.monitoring))
     target = package_path(config)

@@ -2,6 +2,10 @@
 against the Kubernetes API schemas kubernetes-validate bundles (no cluster on these machines)."""
 
 import copy
+import os
+import signal
+import subprocess
+import time
 
 import kubernetes_validate
 import pytest
@@ -107,7 +111,7 @@ def test_autoscaler_services_and_app_point_at_the_right_things():
     serving_labels = found["serving-deployment.yaml"]["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= serving_labels.items()
     app = found["app-deployment.yaml"]
-    (container,) = app["spec"]["template"]["spec"]["containers"]
+    container, _ = app["spec"]["template"]["spec"]["containers"]
     assert container["image"] == cfg.kubeflow.image and container["args"] == ["app"]
     env = {e["name"]: e["value"] for e in container["env"]}
     # The app reads its serving address through config.json's environment overrides.
@@ -118,6 +122,48 @@ def test_autoscaler_services_and_app_point_at_the_right_things():
     app_service = found["app-service.yaml"]["spec"]
     assert app_service["ports"] == [{"name": "http", "port": cfg.app.port, "targetPort": "http"}]
     assert app_service["selector"].items() <= app["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_the_app_logs_into_a_pod_volume_that_its_sidecar_copies_where_the_monitoring_job_reads():
+    """TensorFlow Serving's image cannot log: the app's client-side log goes to a volume shared with the sidecar,
+    which copies it to kubeflow.request_log_dir, the folder the compiled monitoring pipeline reads."""
+    cfg = config()
+    pod = resources()["app-deployment.yaml"]["spec"]["template"]["spec"]
+    app, sidecar = pod["containers"]
+    [volume] = pod["volumes"]
+    assert volume == {"name": manifests.REQUEST_LOG_VOLUME, "emptyDir": {}}
+    mount = {"name": volume["name"], "mountPath": manifests.APP_REQUEST_LOG_DIR}
+    assert app["volumeMounts"] == [mount] and sidecar["volumeMounts"] == [mount]
+    logging = configs.from_dict(yaml.safe_load((ROOT / "config.json").read_text()),
+                                environ={e["name"]: e["value"] for e in app["env"]}).serving.logging
+    assert logging.client_side and logging.filename_prefix.parent.as_posix() == manifests.APP_REQUEST_LOG_DIR
+    env = {e["name"]: e["value"] for e in sidecar["env"]}
+    assert sidecar["image"] == cfg.kubernetes.log_sync_image
+    assert env["LOG_DIR"] == manifests.APP_REQUEST_LOG_DIR and env["DESTINATION"] == cfg.kubeflow.request_log_dir
+    assert cfg.kubeflow.request_log_dir == cfg.kubeflow.data_root.rstrip("/") + "/request_log"
+
+
+def test_the_sidecar_copies_every_period_and_once_more_on_sigterm(tmp_path):
+    """The sidecar's own shell script, run with a stand-in gsutil that records its arguments."""
+    sidecar = manifests.request_log_sync(config(), {})
+    calls = tmp_path / "calls"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gsutil").write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    (bin_dir / "gsutil").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", **{e["name"]: e["value"] for e in sidecar["env"]},
+           "EVERY": "1"}
+    process = subprocess.Popen(sidecar["command"], env=env)
+    deadline = time.monotonic() + 30
+    while (not calls.exists() or len(calls.read_text().splitlines()) < 2) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    before = len(calls.read_text().splitlines())
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    lines = calls.read_text().splitlines()
+    assert before >= 2 and len(lines) == before + 1, lines
+    expected = f"-m -q rsync -x .*\\.tmp$ {manifests.APP_REQUEST_LOG_DIR} {config().kubeflow.request_log_dir}"
+    assert set(lines) == {expected}, lines
 
 
 def test_render_kubernetes_command_writes_the_checked_in_manifests(tmp_path, capsys):

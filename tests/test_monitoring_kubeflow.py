@@ -39,7 +39,7 @@ def test_compose_and_kubernetes_apps_write_the_request_log_that_tf_serving_canno
 
     from deploy import manifests
     config = configs.load(write_config(tmp_path), environ={})
-    (container,) = manifests.app_deployment(config)["spec"]["template"]["spec"]["containers"]
+    container = manifests.app_deployment(config)["spec"]["template"]["spec"]["containers"][0]
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["app"]
     for env in ({e["name"]: e["value"] for e in container["env"]}, compose["environment"]):
         app_config = configs.from_dict(json.loads((ROOT / "config.json").read_text()), environ=env).serving.logging
