@@ -138,8 +138,11 @@ def app_deployment(config: Config) -> dict[str, Any]:
         "env": [{"name": "PPQ_SERVING__HOST", "value": serving_name(config)},
                 {"name": "PPQ_SERVING__GRPC_PORT", "value": str(config.serving.grpc_port)},
                 {"name": "PPQ_APP__HOST", "value": "0.0.0.0"},
+                {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                # Kubernetes expands $(POD_NAME): replicas never write files of the same name into the one folder.
                 {"name": "PPQ_SERVING__LOGGING", "value": compose.client_side_request_log(
-                    config.serving.logging, f"{APP_REQUEST_LOG_DIR}/{config.serving.logging.filename_prefix.name}")}],
+                    config.serving.logging,
+                    f"{APP_REQUEST_LOG_DIR}/{config.serving.logging.filename_prefix.name}-$(POD_NAME)")}],
         "ports": [{"name": "http", "containerPort": port}],
         "volumeMounts": [dict(log_mount)],
         "readinessProbe": _http_probe("/_stcore/health", "http", 10, 10, 3),

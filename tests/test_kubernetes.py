@@ -2,6 +2,7 @@
 against the Kubernetes API schemas kubernetes-validate bundles (no cluster on these machines)."""
 
 import copy
+import fnmatch
 import os
 import signal
 import subprocess
@@ -113,7 +114,7 @@ def test_autoscaler_services_and_app_point_at_the_right_things():
     app = found["app-deployment.yaml"]
     container, _ = app["spec"]["template"]["spec"]["containers"]
     assert container["image"] == cfg.kubeflow.image and container["args"] == ["app"]
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
     # The app reads its serving address through config.json's environment overrides.
     app_config = configs.from_dict(yaml.safe_load((ROOT / "config.json").read_text()), environ=env)
     assert (app_config.serving.host, app_config.serving.grpc_port) == (serving_name, cfg.serving.grpc_port)
@@ -134,9 +135,16 @@ def test_the_app_logs_into_a_pod_volume_that_its_sidecar_copies_where_the_monito
     assert volume == {"name": manifests.REQUEST_LOG_VOLUME, "emptyDir": {}}
     mount = {"name": volume["name"], "mountPath": manifests.APP_REQUEST_LOG_DIR}
     assert app["volumeMounts"] == [mount] and sidecar["volumeMounts"] == [mount]
+    names = [e["name"] for e in app["env"]]
+    assert app["env"][names.index("POD_NAME")]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert names.index("POD_NAME") < names.index("PPQ_SERVING__LOGGING")  # defined before it is expanded
     logging = configs.from_dict(yaml.safe_load((ROOT / "config.json").read_text()),
-                                environ={e["name"]: e["value"] for e in app["env"]}).serving.logging
+                                environ={e["name"]: e["value"] for e in app["env"] if "value" in e}).serving.logging
     assert logging.client_side and logging.filename_prefix.parent.as_posix() == manifests.APP_REQUEST_LOG_DIR
+    # Each replica's files carry its pod's name and still match the prefix the monitoring job reads.
+    pod_file = logging.filename_prefix.name.replace("$(POD_NAME)", "app-7d9f-x2") + "-20261130T120000-1-000001.tfrecord"
+    assert fnmatch.fnmatch(pod_file, f"{cfg.serving.logging.filename_prefix.name}-*.tfrecord")
+    assert "$(POD_NAME)" in logging.filename_prefix.name
     env = {e["name"]: e["value"] for e in sidecar["env"]}
     assert sidecar["image"] == cfg.kubernetes.log_sync_image
     assert env["LOG_DIR"] == manifests.APP_REQUEST_LOG_DIR and env["DESTINATION"] == cfg.kubeflow.request_log_dir

@@ -41,7 +41,7 @@ def test_compose_and_kubernetes_apps_write_the_request_log_that_tf_serving_canno
     config = configs.load(write_config(tmp_path), environ={})
     container = manifests.app_deployment(config)["spec"]["template"]["spec"]["containers"][0]
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["app"]
-    for env in ({e["name"]: e["value"] for e in container["env"]}, compose["environment"]):
+    for env in ({e["name"]: e["value"] for e in container["env"] if "value" in e}, compose["environment"]):
         app_config = configs.from_dict(json.loads((ROOT / "config.json").read_text()), environ=env).serving.logging
         assert app_config.client_side and app_config.sampling_rate == config.serving.logging.sampling_rate
     assert not compose["volumes"][0].endswith(":ro")  # the app writes the log and the corrections there
