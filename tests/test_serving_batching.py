@@ -356,20 +356,28 @@ def test_while_a_batch_runs_a_second_leader_waits_for_more_rows_until_the_batch_
     assert batcher.queued_rows == 0
 
 
-def test_a_leader_waiting_for_more_rows_runs_what_it_has_once_the_batch_timeout_ends():
+def a_second_leader_beside_a_held_batch(params: Params, rows: int) -> tuple[HoldsMarked, threading.Thread, dict]:
+    """A batch held inside the model, then a leader with ``rows`` questions and nobody after it: the held batch's
+    thread, and the second leader's results once it has returned (or HANG has passed)."""
     model = HoldsMarked()
     model.hold.clear()
-    batcher = Batcher(Params(max_batch_size=4, num_batch_threads=2, batch_timeout_micros=50_000), None)
-    signature, results = model.signature(), {}
+    batcher, signature, results = Batcher(params, None), model.signature(), {}
     held = threading.Thread(target=lambda: batcher.run(signature, {"question": np.array([b"hold"], dtype=object)}),
                             daemon=True)
     held.start()
     assert model.entered.wait(HANG)
-    alone = threading.Thread(target=lambda: results.update(batcher.run(signature, {"question": questions(1, 2)})),
+    alone = threading.Thread(target=lambda: results.update(batcher.run(signature, {"question": questions(1, rows)})),
                              daemon=True)
     alone.start()
-    alone.join(HANG)  # nobody else comes: after 50 ms it runs its two rows, while the first batch is still held
+    alone.join(HANG)
     assert not alone.is_alive() and held.is_alive()
+    return model, held, results
+
+
+def test_a_leader_waiting_for_more_rows_runs_what_it_has_once_the_batch_timeout_ends():
+    # Nobody else comes: after 50 ms it runs its two rows, while the first batch is still held.
+    model, held, results = a_second_leader_beside_a_held_batch(
+        Params(max_batch_size=4, num_batch_threads=2, batch_timeout_micros=50_000), 2)
     assert list(results["upper"]) == [q.upper() for q in questions(1, 2)] and model.arrived[1:] == [
         list(questions(1, 2))]
     model.hold.set()
@@ -473,18 +481,8 @@ def test_no_more_than_num_batch_threads_batches_run_at_once():
 def test_with_a_zero_batch_timeout_a_leader_never_waits_for_more_rows(monkeypatch):
     """batch_timeout_micros=0 on a stopped clock: the second leader runs its rows at once, though a batch runs."""
     monkeypatch.setattr(batching, "time", FrozenClock())
-    model = HoldsMarked()
-    model.hold.clear()
-    batcher, signature, results = Batcher(Params(max_batch_size=4, num_batch_threads=2), None), model.signature(), {}
-    held = threading.Thread(target=lambda: batcher.run(signature, {"question": np.array([b"hold"], dtype=object)}),
-                            daemon=True)
-    held.start()
-    assert model.entered.wait(HANG)
-    alone = threading.Thread(target=lambda: results.update(batcher.run(signature, {"question": questions(1, 1)})),
-                             daemon=True)
-    alone.start()
-    alone.join(HANG)
-    assert not alone.is_alive() and held.is_alive() and list(results["upper"]) == [q.upper() for q in questions(1, 1)]
+    model, held, results = a_second_leader_beside_a_held_batch(Params(max_batch_size=4, num_batch_threads=2), 1)
+    assert list(results["upper"]) == [q.upper() for q in questions(1, 1)]
     model.hold.set()
     held.join(HANG)
 
