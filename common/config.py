@@ -31,6 +31,7 @@ SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.json"
 ENV_PREFIX = "PPQ_"
 CONFIG_PATH_ENV = "PPQ_CONFIG"
 DEBUG_ENV = "PPQ_DEBUG"  # not a config key: the CLI prints tracebacks when it is set
+VERBOSE_ENV = "PPQ_VERBOSE"  # not a config key: the pipeline command streams the libraries' output when it is set
 MODEL_CONFIG_FILE = "models.config"  # TensorFlow Serving's model config file, beside the model folders
 
 
@@ -259,7 +260,7 @@ def _key_name(path: Any) -> str:
 
 def _apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
     for name, value in sorted(environ.items()):
-        if not name.startswith(ENV_PREFIX) or name in (CONFIG_PATH_ENV, DEBUG_ENV):
+        if not name.startswith(ENV_PREFIX) or name in (CONFIG_PATH_ENV, DEBUG_ENV, VERBOSE_ENV):
             continue
         section, sep, key = name[len(ENV_PREFIX):].lower().partition("__")
         if not sep or section not in raw or not isinstance(raw[section], dict) or key not in raw[section]:

@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
+from common.config import VERBOSE_ENV
 from common.outputs import LOGS_DIR
 
-VERBOSE_ENV = "PPQ_VERBOSE"
 # TFX's LocalDagRunner and launcher log these format strings (tfx/orchestration/local, .../portable/launcher.py).
 _RUNNING, _FINISHED, _CACHED = "Component %s is running.", "Component %s is finished.", "A cached execution"
 

@@ -86,3 +86,35 @@ def test_degraded_model_is_not_blessed_nor_pushed_even_after_a_killed_run(pipeli
         assert server.manager.current.version == old_versions[-1]
     finally:
         server.stop(grace=1)
+
+
+def test_the_absolute_bounds_reject_a_model_below_min_auc_or_min_binary_accuracy(pipeline_run, tmp_path):
+    """TFMA, as the Evaluator runs it on a first run (no baseline: the change threshold is rubber-stamped), with the
+    pipeline's own EvalConfig, on the session's model and eval split: each bound set just above that model's figure.
+
+    One TFMA run carries both bounds: each failure names its own metric and bound, so a bound that is not wired, or
+    wired to the other key, shows as a missing or wrong failure.
+    """
+    import tensorflow_model_analysis as tfma
+
+    from pipeline.pipeline import eval_config
+    from reporting.run_artifacts import latest_run, open_store
+    measured = pipeline_run["summary"]["evaluator_eval_split"]["metrics"]
+    bounds = {"auc": measured["auc"] + 0.01, "binary_accuracy": measured["binary_accuracy"] + 0.02}
+    config = tfma.utils.update_eval_config_with_defaults(
+        eval_config(min_auc=bounds["auc"], min_binary_accuracy=bounds["binary_accuracy"], max_auc_drop=0.0),
+        has_baseline=False, rubber_stamp=True)
+    run = latest_run(open_store(pipeline_run["config"].pipeline.metadata_path))
+    model = tfma.default_eval_shared_model(eval_saved_model_path=f"{run.uri('Trainer/model')}/Format-Serving",
+                                           eval_config=config)
+    tfma.run_model_analysis(eval_shared_model=model, eval_config=config, file_format="tfrecords",
+                            data_location=f"{run.uri('CsvExampleGen/examples')}/Split-eval/*",
+                            output_path=str(tmp_path / "evaluation"))
+    validation = tfma.load_validation_result(str(tmp_path / "evaluation"))
+    assert validation.validation_ok is False
+    failures = {f.metric_key.name: f for per_slice in validation.metric_validations_per_slice for f in per_slice.failures}
+    assert sorted(failures) == ["auc", "binary_accuracy"], validation
+    for name, failure in failures.items():
+        assert not failure.metric_key.is_diff and failure.metric_threshold.HasField("value_threshold"), failure
+        assert failure.metric_threshold.value_threshold.lower_bound.value == pytest.approx(bounds[name]), failure
+        assert failure.metric_value.double_value.value == pytest.approx(measured[name]), failure

@@ -155,3 +155,11 @@ def test_generated_file_is_gzip_with_a_fixed_header(tmp_path):
     raw = (tmp_path / "x.csv.gz").read_bytes()
     assert raw[4:8] == b"\x00\x00\x00\x00"  # gzip mtime 0: the same bytes on every run
     assert gzip.decompress(raw).decode().splitlines()[0] == ",".join(gen.COLUMNS)
+
+
+def test_the_bundled_data_has_39_product_categories():
+    """README: "39 product categories". The public schema has no category column: each item name belongs to one
+    of the generator's categories, so the bundled file's item names are counted through that mapping."""
+    items = pd.read_csv(ROOT / "data" / "PrePostQuestions.csv.gz", usecols=["item_name"])["item_name"].unique()
+    assert len({gen.category_of_item(item) for item in items}) == 39
+    assert len(gen.CATEGORIES) == 39

@@ -224,3 +224,16 @@ def test_lineage_names_the_pretrained_weights_the_pushed_model_was_built_from(pi
     assert properties[step.VERSION_PROPERTY].string_value == pretrained.package_version()
     assert properties[step.WORDS_PROPERTY].int_value == pipeline_run["config"].model.pretrained_words
     assert properties[step.DIMENSIONS_PROPERTY].int_value == pipeline_run["config"].model.pretrained_dim
+
+
+def test_the_trainer_trains_whole_epochs_over_the_train_split(pipeline_run):
+    """README: `model.epochs` full passes over the train split. Keras's own progress lines in the run's log file
+    (`Epoch i/N`, then `steps/steps - ...` when the epoch ends) against the split's row count from DataPreparation's
+    manifest: every epoch ran ceil(rows / batch_size) steps."""
+    config = pipeline_run["config"]
+    [log_line] = [line for line in pipeline_run["output"].splitlines() if line.startswith("pipeline: full log in ")]
+    log = Path(log_line.removeprefix("pipeline: full log in ").split(" (")[0]).read_text(encoding="utf-8")
+    epochs, batch_size = config.model.epochs, config.model.batch_size
+    steps = -(-pipeline_run["manifest"]["splits"]["train"]["rows"] // batch_size)
+    assert re.findall(r"^Epoch (\d+)/(\d+)$", log, re.MULTILINE) == [(str(i), str(epochs)) for i in range(1, epochs + 1)]
+    assert re.findall(r"^(\d+)/(\d+) - .* - loss: ", log, re.MULTILINE) == [(str(steps), str(steps))] * epochs

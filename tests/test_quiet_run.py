@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from pipeline import run_log
-from tests.helpers import ROOT
+from tests.helpers import ROOT, write_config
 
 # Unchanged inputs: TFX reuses these executions. The Resolver resolves on every run, and what follows it sees a
 # baseline model the first run did not have, so those run again.
@@ -67,3 +67,58 @@ def test_a_failed_run_restores_the_terminal(tmp_path, capfd):
         raise RuntimeError("boom")
     print("still here")
     assert "still here" in capfd.readouterr().out
+
+
+def failing_run(tmp_path, name: str, environ: dict[str, str]) -> subprocess.Popen:
+    """`pipeline.cli pipeline` on a raw CSV that DataPreparation refuses (a label other than Pre/Post)."""
+    folder = tmp_path / name
+    folder.mkdir()
+    source = folder / "raw.csv"
+    source.write_text("asin,question,item_name,hours_diff,label\n"
+                      "A1,does it fit a queen bed,mattress,-2,Pre\nA2,it broke after a week,mattress,90,Maybe\n")
+    config = write_config(folder, {"data": {"source": str(source)}})
+    env = {**{k: v for k, v in os.environ.items() if k != run_log.VERBOSE_ENV}, **environ}
+    return subprocess.Popen([sys.executable, "-m", "pipeline.cli", "--config", str(config), "pipeline"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_a_failed_run_prints_its_logs_last_lines_and_verbose_streams_the_libraries(tmp_path):
+    """README: the libraries' output goes to the run's log file, whose last lines are printed if the run fails;
+    PPQ_VERBOSE=1 (or `--verbose`, the same switch: below) streams everything instead. Both runs go side by
+    side and fail in their first component."""
+    runs = {"quiet": failing_run(tmp_path, "quiet", {}),
+            "verbose": failing_run(tmp_path, "verbose", {run_log.VERBOSE_ENV: "1"})}
+    seen = {name: process.communicate(timeout=600) for name, process in runs.items()}
+    refused = "error: column 'label' has 1 value(s) other than Pre/Post: {'Maybe': 1}"
+    for name, process in runs.items():
+        assert process.returncode == 2 and seen[name][1].splitlines()[-1] == refused, (name, seen[name][1][-2000:])
+
+    out, err = seen["quiet"]
+    log_path = next(line for line in out.splitlines() if line.startswith("pipeline: full log in "))
+    log_path = log_path.removeprefix("pipeline: full log in ").split(" (")[0]
+    header = f"pipeline: failed; the last lines of {log_path}:"
+    assert err.startswith(header + "\n"), err[:500]
+    shown = err.removeprefix(header + "\n").splitlines()[:-1]  # up to the one-line error
+    while shown and not shown[-1]:
+        shown.pop()
+    log_lines = open(log_path, encoding="utf-8").read().splitlines()
+    assert len(shown) >= 10 and shown == log_lines[-len(shown):], (shown, log_lines[-len(shown):])
+    assert "ERROR:absl:Execution 1 failed." in shown  # the failure itself is among them
+    assert "INFO:absl:Component DataPreparation is running." in log_lines
+    assert "Component DataPreparation is running." not in out + err  # the rest stayed in the log
+
+    out, err = seen["verbose"]
+    assert "full log in" not in out and "pipeline: failed" not in err
+    assert "INFO:absl:Component DataPreparation is running." in (out + err).splitlines()
+    assert "ERROR:absl:Execution 1 failed." in err.splitlines()
+    assert not (tmp_path / "verbose" / "results" / "logs").exists()
+
+
+def test_the_verbose_flag_and_the_environment_variable_are_one_switch(monkeypatch):
+    from pipeline.cli import build_parser
+    monkeypatch.delenv(run_log.VERBOSE_ENV, raising=False)
+    assert run_log.is_verbose(build_parser().parse_args(["--verbose", "pipeline"]).verbose)
+    assert not run_log.is_verbose(build_parser().parse_args(["pipeline"]).verbose)
+    for value, verbose in (("1", True), ("0", False), ("", False)):
+        monkeypatch.setenv(run_log.VERBOSE_ENV, value)
+        assert run_log.is_verbose(build_parser().parse_args(["pipeline"]).verbose) is verbose

@@ -364,8 +364,10 @@ def test_client_kinds_against_the_real_server(served):
 
 
 def test_memory_stays_flat_under_sustained_load(served):
-    """RSS grows by less than 4 KB per request from the middle of the run to its end (a leak of a few KB per
-    request shows), with no failed request."""
+    """RSS grows by less than 2 KB per request over the 1500 requests after a 500-request warm-up, with no failed
+    request. Measured over that window on the suite's model (three server processes, load average about 7):
+    0.38, 0.53 and 0.43 KB per request, falling to 0.02-0.17 over the next windows of 1500 (allocator arenas and
+    caches settling), so the bound leaves about 4x; a leak of 2 KB a request was seen to fail (2.28 KB)."""
     config, process = served
 
     def rss_kb() -> int:
@@ -398,7 +400,7 @@ def test_memory_stays_flat_under_sustained_load(served):
             thread.join()
     assert not failures, failures[:3]
     per_request_kb = (end[1] - middle[1]) / (end[0] - middle[0])
-    assert per_request_kb < 4, f"RSS {middle[1] / 1024:.0f} -> {end[1] / 1024:.0f} MB over {end[0] - middle[0]} requests"
+    assert per_request_kb < 2, f"RSS {middle[1] / 1024:.0f} -> {end[1] / 1024:.0f} MB over {end[0] - middle[0]} requests"
 
 
 # ---------------------------------------------------------------- the CLI's predict over both transports
