@@ -16,10 +16,10 @@ SIGTERM), so a reader never takes a half-written file for a complete one. Closed
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import os
-import queue
 import random
 import threading
 import time
@@ -37,7 +37,7 @@ SUFFIX = ".tfrecord"
 WRITING_SUFFIX = ".tfrecord.tmp"
 RECORDS_METRIC = "ppq_request_log_records"  # exposed as ppq_request_log_records_total{model_name,outcome}
 TFRECORD_OVERHEAD = 16  # length (8) + its CRC (4) + the data's CRC (4) around every record
-_STOP, _FLUSH = object(), object()
+DRAIN_SECONDS = 0.1  # the writer takes the queue this often: no wake-up per record on the request path
 _FILE_NUMBERS = itertools.count(1)  # process-wide: two loggers in one process never pick the same name
 
 
@@ -77,70 +77,95 @@ class RequestLogger:
                           ["model_name", "outcome"], registry=registry)
         self._logged, self._dropped = counter.labels(model_name, "logged"), counter.labels(model_name, "dropped")
         self.logged = self.dropped = 0
-        self._queue: queue.Queue = queue.Queue(maxsize=config.queue_size)
+        self._pending: collections.deque = collections.deque()
+        self._flushes: list[threading.Event] = []
+        self._lock, self._wake = threading.Lock(), threading.Event()
+        self._closed = False
         self._writer: tf.io.TFRecordWriter | None = None
         self._path: Path | None = None
         self._bytes, self._opened = 0, 0.0
-        self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="request-log", daemon=True)
         self._thread.start()
 
     def log(self, request: predict_pb2.PredictRequest, response: predict_pb2.PredictResponse) -> None:
         """On the request path: draw the sample and enqueue; never blocks, never raises for a full queue."""
-        self.log_built(lambda: (request, response))
+        self._enqueue((request, response))
 
     def log_built(self, build: Callable[[], tuple[predict_pb2.PredictRequest, predict_pb2.PredictResponse]]) -> None:
         """As ``log``, for a caller whose request and response are built later, on the writer thread (REST)."""
-        if self.config.sampling_rate <= 0 or self._closed.is_set() or self._draw() >= self.config.sampling_rate:
+        self._enqueue(build)
+
+    def _enqueue(self, item: tuple | Callable) -> None:
+        """Append to the queue under a short lock; the writer is woken only when the queue is half full."""
+        rate = self.config.sampling_rate
+        if rate <= 0 or (rate < 1 and self._draw() >= rate):
             return
-        try:
-            self._queue.put_nowait((build, self._clock()))
-        except queue.Full:
+        entry = (self._clock(), item)
+        with self._lock:
+            if self._closed:
+                return
+            if len(self._pending) < self.config.queue_size:
+                self._pending.append(entry)
+                if len(self._pending) == self.config.queue_size // 2 + 1:
+                    self._wake.set()
+                return
             self.dropped += 1
-            self._dropped.inc()
+        self._dropped.inc()
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Write what is queued and close the open file now, so readers see it; False if that took too long."""
         done = threading.Event()
-        try:
-            self._queue.put((_FLUSH, done), timeout=timeout)
-        except queue.Full:
-            return False
+        with self._lock:
+            if self._closed:
+                return False
+            self._flushes.append(done)
+        self._wake.set()
         return done.wait(timeout)
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued, then close and rename the open file (the server's stop on SIGTERM calls this)."""
-        if self._closed.is_set():
-            return
-        self._closed.set()
-        self._queue.put(_STOP)
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._wake.set()
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        """Every DRAIN_SECONDS (or when woken), take the whole queue and write it as one batch."""
         while True:
-            try:
-                item = self._queue.get(timeout=1.0)
-            except queue.Empty:
-                if self._writer is not None and time.monotonic() - self._opened >= self.config.max_file_seconds:
-                    self._finish_file()
-                continue
-            if item is _STOP:
-                break
-            if item[0] is _FLUSH:
+            self._wake.wait(DRAIN_SECONDS)
+            self._wake.clear()
+            with self._lock:
+                batch, self._pending = self._pending, collections.deque()
+                flushes, self._flushes, closed = self._flushes, [], self._closed
+            if batch:
+                self._write_batch(batch)
+            if flushes or closed or (self._writer is not None
+                                     and time.monotonic() - self._opened >= self.config.max_file_seconds):
                 self._finish_file()
-                item[1].set()
-                continue
+            for done in flushes:
+                done.set()
+            if closed:
+                return
+
+    def _write_batch(self, batch: collections.deque) -> None:
+        """Build and write the records; one that cannot be built or written is logged and counted as dropped."""
+        written = failed = 0
+        for timestamp, item in batch:
             try:
-                build, timestamp = item
-                self._write(prediction_log(*build(), timestamp, self.config.sampling_rate).SerializeToString())
+                request, response = item() if callable(item) else item
+                self._write(prediction_log(request, response, timestamp, self.config.sampling_rate).SerializeToString())
+                written += 1
             except Exception:  # noqa: BLE001 - a bad disk must not stop the writer; the record is counted lost
                 LOG.exception("request log: could not write a record")
-                self.dropped += 1
-                self._dropped.inc()
-                continue
-            self.logged += 1
-            self._logged.inc()
-        self._finish_file()
+                failed += 1
+        self.logged += written
+        self._logged.inc(written)
+        if failed:
+            with self._lock:
+                self.dropped += failed
+            self._dropped.inc(failed)
 
     def _write(self, record: bytes) -> None:
         if self._writer is not None and (self._bytes + len(record) + TFRECORD_OVERHEAD > self.config.max_file_bytes

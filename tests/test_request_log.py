@@ -105,7 +105,7 @@ def test_a_full_queue_drops_and_counts_without_blocking_the_caller(tmp_path, mon
     dropped = logger.dropped
     gate.set()
     logger.close()
-    assert dropped >= 50 - 5 - 1  # the queue holds 5, the writer thread may hold one more
+    assert dropped >= 50 - 2 * 5  # the queue holds 5; the writer may have taken one batch (at most 5) before it stuck
     assert logger.logged + logger.dropped == 50
     assert registry.get_sample_value(f"{request_log.RECORDS_METRIC}_total",
                                      {"model_name": "prepost", "outcome": "dropped"}) == logger.dropped
