@@ -21,11 +21,14 @@ import itertools
 import logging
 import os
 import random
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
+import google_crc32c
 import tensorflow as tf
 from prometheus_client import CollectorRegistry, Counter
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
@@ -36,7 +39,6 @@ LOG = logging.getLogger("model-server")
 SUFFIX = ".tfrecord"
 WRITING_SUFFIX = ".tfrecord.tmp"
 RECORDS_METRIC = "ppq_request_log_records"  # exposed as ppq_request_log_records_total{model_name,outcome}
-TFRECORD_OVERHEAD = 16  # length (8) + its CRC (4) + the data's CRC (4) around every record
 DRAIN_SECONDS = 0.1  # the writer takes the queue this often: no wake-up per record on the request path
 _FILE_NUMBERS = itertools.count(1)  # process-wide: two loggers in one process never pick the same name
 
@@ -61,6 +63,20 @@ def prediction_log(request: predict_pb2.PredictRequest, response: predict_pb2.Pr
     return record
 
 
+def tfrecord(data: bytes) -> bytes:
+    """``data`` framed as one TFRecord, byte for byte as ``tf.io.TFRecordWriter`` writes it: the length, its masked
+    CRC-32C, the data, the data's masked CRC-32C. Framed here so that a batch is one file write, where the
+    writer's ``write`` would release and retake the GIL for every record."""
+    length = struct.pack("<Q", len(data))
+    return b"".join((length, struct.pack("<I", _masked_crc32c(length)), data, struct.pack("<I", _masked_crc32c(data))))
+
+
+def _masked_crc32c(data: bytes) -> int:
+    """TFRecord's checksum: CRC-32C rotated right by 15 bits plus a constant (tensorflow/core/lib/hash/crc32c.h)."""
+    crc = google_crc32c.value(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
 def read_records(path: Path) -> Iterator[prediction_log_pb2.PredictionLog]:
     """The records of one file; a truncated or corrupt file raises ``tf.errors.DataLossError`` where it breaks."""
     for raw in tf.data.TFRecordDataset(str(path)).as_numpy_iterator():
@@ -81,7 +97,7 @@ class RequestLogger:
         self._flushes: list[threading.Event] = []
         self._lock, self._wake = threading.Lock(), threading.Event()
         self._closed = False
-        self._writer: tf.io.TFRecordWriter | None = None
+        self._file: BinaryIO | None = None
         self._path: Path | None = None
         self._bytes, self._opened = 0, 0.0
         self._thread = threading.Thread(target=self._run, name="request-log", daemon=True)
@@ -141,7 +157,7 @@ class RequestLogger:
                 flushes, self._flushes, closed = self._flushes, [], self._closed
             if batch:
                 self._write_batch(batch)
-            if flushes or closed or (self._writer is not None
+            if flushes or closed or (self._file is not None
                                      and time.monotonic() - self._opened >= self.config.max_file_seconds):
                 self._finish_file()
             for done in flushes:
@@ -150,47 +166,70 @@ class RequestLogger:
                 return
 
     def _write_batch(self, batch: collections.deque) -> None:
-        """Build and write the records; one that cannot be built or written is logged and counted as dropped."""
-        written = failed = 0
+        """Build the records and write them; one that cannot be built is logged and counted as dropped."""
+        records, failed = [], 0
         for timestamp, item in batch:
             try:
                 request, response = item() if callable(item) else item
-                self._write(prediction_log(request, response, timestamp, self.config.sampling_rate).SerializeToString())
-                written += 1
-            except Exception:  # noqa: BLE001 - a bad disk must not stop the writer; the record is counted lost
-                LOG.exception("request log: could not write a record")
+                records.append(tfrecord(prediction_log(request, response, timestamp,
+                                                       self.config.sampling_rate).SerializeToString()))
+            except Exception:  # noqa: BLE001 - a bad record must not stop the writer; it is counted lost
+                LOG.exception("request log: could not build a record")
                 failed += 1
-        self.logged += written
-        self._logged.inc(written)
-        if failed:
-            with self._lock:
-                self.dropped += failed
-            self._dropped.inc(failed)
+        self._count(0, failed)
+        self._write(records)
 
-    def _write(self, record: bytes) -> None:
-        if self._writer is not None and (self._bytes + len(record) + TFRECORD_OVERHEAD > self.config.max_file_bytes
-                                         or time.monotonic() - self._opened >= self.config.max_file_seconds):
-            self._finish_file()
-        if self._writer is None:
-            self._open_file()
-        self._writer.write(record)
-        self._bytes += len(record) + TFRECORD_OVERHEAD
+    def _write(self, records: list[bytes]) -> None:
+        """Append framed records to the open file, one write per file; those a bad disk refuses count as dropped."""
+        written = 0
+        try:
+            for chunk in self._per_file(records):
+                self._file.write(b"".join(chunk))
+                self._file.flush()
+                written += len(chunk)
+        except Exception:  # noqa: BLE001 - a bad disk must not stop the writer; the records are counted lost
+            LOG.exception("request log: could not write %d records", len(records) - written)
+        self._count(written, len(records) - written)
+
+    def _per_file(self, records: list[bytes]) -> Iterator[list[bytes]]:
+        """The records cut where the open file reaches ``max_file_bytes`` or ``max_file_seconds``; each run of
+        records is yielded while its file is open, and the file is closed and the next opened after it."""
+        chunk: list[bytes] = []
+        for record in records:
+            if self._file is not None and (self._bytes + len(record) > self.config.max_file_bytes
+                                           or time.monotonic() - self._opened >= self.config.max_file_seconds):
+                yield chunk
+                chunk = []
+                self._finish_file()
+            if self._file is None:
+                self._open_file()
+            chunk.append(record)
+            self._bytes += len(record)
+        yield chunk
+
+    def _count(self, logged: int, dropped: int) -> None:
+        self.logged += logged
+        self._logged.inc(logged)
+        if dropped:
+            with self._lock:
+                self.dropped += dropped
+            self._dropped.inc(dropped)
 
     def _open_file(self) -> None:
         prefix = self.config.filename_prefix
         prefix.parent.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(self._clock()))
         self._path = prefix.with_name(f"{prefix.name}-{stamp}-{os.getpid()}-{next(_FILE_NUMBERS):06d}{WRITING_SUFFIX}")
-        self._writer = tf.io.TFRecordWriter(str(self._path))
+        self._file = self._path.open("wb")
         self._bytes, self._opened = 0, time.monotonic()
 
     def _finish_file(self) -> None:
         """Flush, close and rename the open file to its complete name, then keep the folder under its cap."""
-        if self._writer is None:
+        if self._file is None:
             return
-        self._writer.close()
+        self._file.close()
         os.replace(self._path, self._path.with_name(self._path.name[:-len(WRITING_SUFFIX)] + SUFFIX))
-        self._writer, self._path = None, None
+        self._file, self._path = None, None
         self._enforce_cap()
 
     def _enforce_cap(self) -> None:

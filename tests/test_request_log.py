@@ -76,7 +76,7 @@ def test_sampling_rate_zero_logs_nothing(tmp_path):
 
 def test_files_rotate_by_size_and_the_oldest_are_deleted_over_the_cap(tmp_path):
     now = 1_800_000_000.0
-    record_bytes = len(request_log.prediction_log(*pair("x" * 200), now, 1.0).SerializeToString()) + 16
+    record_bytes = len(request_log.tfrecord(request_log.prediction_log(*pair("x" * 200), now, 1.0).SerializeToString()))
     logger = RequestLogger(config(tmp_path, max_file_bytes=record_bytes * 5, max_total_bytes=record_bytes * 12),
                            "prepost", clock=lambda: now)
     for i in range(40):
@@ -90,13 +90,22 @@ def test_files_rotate_by_size_and_the_oldest_are_deleted_over_the_cap(tmp_path):
     assert kept == [f"{i:03d}".encode() for i in range(30, 40)]  # 8 files of 5; the last two remain, newest records
 
 
+def test_records_are_framed_byte_for_byte_as_tensorflows_tfrecord_writer_frames_them(tmp_path):
+    import tensorflow as tf
+    payloads = [b"", b"x", request_log.prediction_log(*pair("y" * 300), 1_800_000_000.0, 1.0).SerializeToString()]
+    with tf.io.TFRecordWriter(str(tmp_path / "tf.tfrecord")) as writer:
+        for payload in payloads:
+            writer.write(payload)
+    assert b"".join(request_log.tfrecord(p) for p in payloads) == (tmp_path / "tf.tfrecord").read_bytes()
+
+
 def test_a_full_queue_drops_and_counts_without_blocking_the_caller(tmp_path, monkeypatch):
     gate = threading.Event()
     real_write = RequestLogger._write
 
-    def slow_write(self, record):  # the writer is stuck (a slow disk) until the test lets it go
+    def slow_write(self, records):  # the writer is stuck (a slow disk) until the test lets it go
         gate.wait(10)
-        real_write(self, record)
+        real_write(self, records)
     monkeypatch.setattr(RequestLogger, "_write", slow_write)
     registry = CollectorRegistry()
     logger = RequestLogger(config(tmp_path, queue_size=5), "prepost", registry)
