@@ -6,17 +6,19 @@ the settings (``sampling_config { sampling_rate }``, a ``filename_prefix``), but
 log collector (tensorflow/serving#408), so this module is the collector, used by the local server and, for the
 official image, by the client (``serving.logging.client_side``).
 
-Logging never slows or fails a request: ``log`` only draws the sample and puts the pair on a bounded queue
-(a full queue drops the record and counts it); one writer thread builds the records and appends them to
-TFRecord files. A file being written is named ``*.tfrecord.tmp`` and renamed to ``*.tfrecord`` once closed (on
-rotation at ``max_file_bytes`` or after ``max_file_seconds``, and on ``close``, which the server calls on
-SIGTERM), so a reader never takes a half-written file for a complete one. Closed files beyond
-``max_total_bytes`` are deleted, oldest first.
+Logging never slows or fails a request: ``log`` only draws the sample and appends the pair to a bounded queue under
+a short lock (a full queue drops the record and counts it), and wakes no one. One writer thread takes the whole
+queue every ``DRAIN_SECONDS`` (sooner when it is half full, or on ``flush`` and ``close``), builds the records and
+appends them to TFRecord files, one file write per batch. A file being written is named ``*.tfrecord.tmp`` and
+renamed to ``*.tfrecord`` once closed (on rotation at ``max_file_bytes`` or after ``max_file_seconds``, and on
+``close``, which the server calls on SIGTERM), so a reader never takes a half-written file for a complete one.
+Closed files beyond ``max_total_bytes`` are deleted, oldest first.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 import logging
 import os
@@ -52,15 +54,48 @@ def log_files(filename_prefix: Path) -> list[Path]:
 
 
 def prediction_log(request: predict_pb2.PredictRequest, response: predict_pb2.PredictResponse,
-                   timestamp: float, sampling_rate: float) -> prediction_log_pb2.PredictionLog:
-    """One record as TensorFlow Serving writes it; the model spec is the response's (the version that answered)."""
+                   timestamp: float, sampling_rate: float) -> bytes:
+    """One serialized record as TensorFlow Serving writes it; the model spec is the response's (the version that
+    answered). Protobuf's wire format writes a message field as its tag, its length and the message's bytes, so
+    the record is put together from the request's and the response's own serializations instead of copying
+    both messages into a ``PredictionLog`` first (the copies cost more than the serialization)."""
+    predict_log = _field(_REQUEST_TAG, request.SerializeToString()) + _field(_RESPONSE_TAG, response.SerializeToString())
+    return (_log_metadata(response.model_spec.SerializeToString(), int(timestamp), sampling_rate)
+            + _field(_PREDICT_LOG_TAG, predict_log))
+
+
+@functools.lru_cache(maxsize=64)
+def _log_metadata(model_spec: bytes, timestamp_secs: int, sampling_rate: float) -> bytes:
+    """A ``PredictionLog`` holding only its ``log_metadata``, serialized (the same for every record of a second)."""
     record = prediction_log_pb2.PredictionLog()
-    record.log_metadata.model_spec.CopyFrom(response.model_spec)
+    record.log_metadata.model_spec.ParseFromString(model_spec)
     record.log_metadata.sampling_config.sampling_rate = sampling_rate
-    record.log_metadata.timestamp_secs = int(timestamp)
-    record.predict_log.request.CopyFrom(request)
-    record.predict_log.response.CopyFrom(response)
-    return record
+    record.log_metadata.timestamp_secs = timestamp_secs
+    return record.SerializeToString()
+
+
+def _field(tag: bytes, payload: bytes) -> bytes:
+    """A length-delimited protobuf field: its tag, the payload's length, the payload."""
+    return tag + _varint(len(payload)) + payload
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _tag(number: int) -> bytes:
+    """A length-delimited field's tag: the field number and wire type 2."""
+    return _varint(number << 3 | 2)
+
+
+_REQUEST_TAG = _tag(prediction_log_pb2.PredictLog.REQUEST_FIELD_NUMBER)
+_RESPONSE_TAG = _tag(prediction_log_pb2.PredictLog.RESPONSE_FIELD_NUMBER)
+_PREDICT_LOG_TAG = _tag(prediction_log_pb2.PredictionLog.PREDICT_LOG_FIELD_NUMBER)
 
 
 def tfrecord(data: bytes) -> bytes:
@@ -171,8 +206,7 @@ class RequestLogger:
         for timestamp, item in batch:
             try:
                 request, response = item() if callable(item) else item
-                records.append(tfrecord(prediction_log(request, response, timestamp,
-                                                       self.config.sampling_rate).SerializeToString()))
+                records.append(tfrecord(prediction_log(request, response, timestamp, self.config.sampling_rate)))
             except Exception:  # noqa: BLE001 - a bad record must not stop the writer; it is counted lost
                 LOG.exception("request log: could not build a record")
                 failed += 1
