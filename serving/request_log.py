@@ -192,6 +192,7 @@ class RequestLogger:
                 flushes, self._flushes, closed = self._flushes, [], self._closed
             if batch:
                 self._write_batch(batch)
+            del batch  # the batch's messages are freed here, not under the lock at the next swap
             if flushes or closed or (self._file is not None
                                      and time.monotonic() - self._opened >= self.config.max_file_seconds):
                 self._finish_file()
