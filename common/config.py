@@ -129,7 +129,7 @@ class RequestLogConfig:
     sampling_rate: float
     filename_prefix: Path
     max_file_bytes: int
-    max_file_seconds: float  # a file open this long is closed at the next record or idle second, so readers see it
+    max_file_seconds: float  # a file open this long is closed at the writer's next batch (0.1 s), so readers see it
     max_total_bytes: int
     queue_size: int
     client_side: bool
