@@ -87,14 +87,21 @@ def _run_through_tfx_cli(config_path: Path, pipeline_name: str, tfx_home: Path) 
 
 
 @pytest.fixture(scope="session")
-def evaluation_report(pipeline_run) -> dict:
-    """The HTML report of the session's run (and the app's evaluation file), with the data it shows."""
+def evaluation_report(pipeline_run, shared_dir: Path) -> dict:
+    """The HTML report of the session's run (and the app's evaluation file), with the data it shows.
+
+    Written once, by the first worker to need it: the other worker's tests may be reading those files.
+    """
     from reporting import html_report
     config = pipeline_run["config"]
     data = html_report.collect(config.pipeline.metadata_path, config.data.random_seed,
                                pipeline_run["document"].test_split)
-    path = html_report.write(data, config.pipeline.output_dir)
-    html_report.export(data, config.pipeline.output_dir, path)
+    path = html_report.report_path(config.pipeline.output_dir, data.run.run_id)
+    with FileLock(shared_dir / "evaluation_report.lock"):
+        if not (shared_dir / "evaluation_report.done").exists():
+            assert html_report.write(data, config.pipeline.output_dir) == path
+            html_report.export(data, config.pipeline.output_dir, path)
+            (shared_dir / "evaluation_report.done").touch()
     return {"config": config, "data": data, "path": path}
 
 

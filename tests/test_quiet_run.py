@@ -3,13 +3,18 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
+import requests
 
+from common import config as configs
 from pipeline import run_log
-from tests.helpers import ROOT, write_config
+from tests.helpers import ROOT, free_port, write_config
 
 # Unchanged inputs: TFX reuses these executions. The Resolver resolves on every run, and what follows it sees a
 # baseline model the first run did not have, so those run again.
@@ -18,22 +23,43 @@ CACHED = ["DataPreparation", "CsvExampleGen", "StatisticsGen", "SchemaGen", "Exa
 RERUN = ["latest_blessed_model_resolver", "Evaluator", "ServingCheck", "Pusher", "BatchScoring"]
 
 
-def test_a_rerun_prints_one_line_per_component_and_logs_the_rest(pipeline_run, small_config_path, tmp_path):
-    """With a copy of the session's ML Metadata store, so the session's own run history stays as it was.
+def test_run_sh_reruns_the_pipeline_in_a_screenful_then_serves_until_ctrl_c_stops_both(
+        pipeline_run, small_config_path, tmp_path):
+    """``./run.sh`` as a user runs it: the pipeline (a line per component, the libraries' output in a log file),
+    then the model server and the app until Ctrl-C (SIGINT to the whole process group) stops both.
 
-    The pipeline root stays the session's, so the components reused from the cache point at outputs that
-    are still there.
+    With a copy of the session's ML Metadata store, so the session's own run history stays as it was; the
+    pipeline root stays the session's, so the components reused from the cache point at outputs still there.
     """
     run_dir = tmp_path / "run"
     shutil.copytree(small_config_path.parent, run_dir)
     raw = json.loads((run_dir / "config.json").read_text())
     raw["pipeline"]["root"] = str(pipeline_run["config"].pipeline.root)
+    raw["serving"].update(grpc_port=free_port(), rest_port=free_port())
+    raw["app"].update(host="127.0.0.1", port=free_port())
     (run_dir / "config.json").write_text(json.dumps(raw))
-    env = {k: v for k, v in os.environ.items() if k != run_log.VERBOSE_ENV}
-    result = subprocess.run([sys.executable, "-m", "pipeline.cli", "--config", str(run_dir / "config.json"), "pipeline"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    lines = (result.stdout + result.stderr).splitlines()
+    env = {**{k: v for k, v in os.environ.items() if k != run_log.VERBOSE_ENV}, configs.CONFIG_PATH_ENV:
+           str(run_dir / "config.json")}
+    process = subprocess.Popen([str(ROOT / "run.sh")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(line.rstrip("\n") for line in process.stdout), daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: answers(f"http://127.0.0.1:{raw['app']['port']}/_stcore/health")
+                 and answers(f"http://127.0.0.1:{raw['serving']['rest_port']}/v1/models/{raw['serving']['model_name']}"),
+                 process, output)
+    finally:
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
+        returncode = process.wait(timeout=120)
+        reader.join(10)
+    assert returncode == 0, output[-30:]
+    assert any("stopping the model server and the app" in line for line in output[-10:]), output[-10:]
+    assert not answers(f"http://127.0.0.1:{raw['app']['port']}/_stcore/health")
+    assert not answers(f"http://127.0.0.1:{raw['serving']['rest_port']}/v1/models/{raw['serving']['model_name']}")
+    with pytest.raises(ProcessLookupError):
+        os.killpg(process.pid, 0)  # nothing of the job is left running
+    lines = output[:next(i for i, line in enumerate(output) if "model server and app starting" in line)]
     assert len(lines) <= 60, "\n".join(lines)
     status = {line.split()[0]: line.split()[1] for line in lines if line.startswith("  ") and len(line.split()) == 4}
     assert {name: status.get(name) for name in CACHED} == dict.fromkeys(CACHED, "cached"), lines
@@ -47,6 +73,22 @@ def test_a_rerun_prints_one_line_per_component_and_logs_the_rest(pipeline_run, s
     log_path = log_line.removeprefix("pipeline: full log in ").split(" (")[0]
     log_text = open(log_path, encoding="utf-8").read()
     assert "Component Evaluator is finished." in log_text
+
+
+def answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).ok
+    except requests.ConnectionError:
+        return False
+
+
+def wait_for(ready, process: subprocess.Popen, output: list[str], timeout: float = 900) -> None:
+    """Until ``ready()``; a job that exits first, or a hang, fails with the job's last lines."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert process.poll() is None, output[-30:]
+        assert time.monotonic() < deadline, output[-30:]
+        time.sleep(0.5)
 
 
 def test_quiet_sends_child_process_output_to_the_log_and_keeps_the_terminal(tmp_path, capfd):
