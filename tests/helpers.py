@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import requests
@@ -19,7 +19,9 @@ from common.ports import free_port
 from reporting import server_load
 
 __all__ = ["ROOT", "SMALL_OVERRIDES", "free_port", "server_config", "standalone_server_config", "start_server",
-           "stop_server", "run_tfx_cli", "running_app", "scrape", "write_config"]
+           "stop_server", "run_tfx_cli", "running_app", "scrape", "wait_for", "answers", "write_config", "HANG"]
+
+HANG = 120  # seconds: bounds a hang only; every wait in the suite ends on evidence long before on a working system
 
 SMALL_OVERRIDES = {
     "data": {"total_sample_size": 400, "chunk_rows": 1000},
@@ -27,8 +29,6 @@ SMALL_OVERRIDES = {
               "hidden_units": 8, "epochs": 8, "batch_size": 32, "dropout": 0.1,
               "pretrained_words": 2000, "pretrained_dim": 16},
     "evaluator": {"min_auc": 0.5, "min_binary_accuracy": 0.4, "max_auc_drop": 0.5},
-    # The one pipeline run of the suite uses Beam's DirectRunner in multi-processing mode (one worker per core).
-    "pipeline": {"beam_args": ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]},
 }
 
 
@@ -96,16 +96,33 @@ def running_app(config_path: Path, port: int, timeout: float = 90) -> Iterator[s
                            env={**os.environ, "PPQ_CONFIG": str(config_path)}, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline and app.poll() is None, "the app did not start"
-            time.sleep(0.5)
+        wait_for(lambda: answers(f"http://127.0.0.1:{port}/_stcore/health"), "the app to start", timeout,
+                 alive=app)
         yield f"http://127.0.0.1:{port}"
     finally:
         app.terminate()
         app.wait(timeout=60)
+
+
+def wait_for(condition: Callable[[], object], what: str | Callable[[], str], timeout: float = HANG,
+             interval: float = 0.01, alive: subprocess.Popen | None = None) -> None:
+    """Poll ``condition`` (each check immediate) until it holds: tests wait for evidence, never for a fixed time.
+
+    The deadline only bounds a hang. With ``alive``, that process exiting first fails at once. ``what`` (or what
+    it returns, called only on failure: a process's last lines, say) names the wait in the failure.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        exited = alive is not None and alive.poll() is not None
+        if exited or time.monotonic() > deadline:
+            reason = f"exited with {alive.returncode}" if exited else f"timed out after {timeout:.0f} s"
+            raise AssertionError(f"{reason} waiting for {what() if callable(what) else what}")
+        time.sleep(interval)
+
+
+def answers(url: str) -> bool:
+    """Whether ``url`` answers a GET with a success status (no answer at all is ``False``)."""
+    try:
+        return requests.get(url, timeout=2).ok
+    except requests.ConnectionError:
+        return False

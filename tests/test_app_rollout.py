@@ -3,13 +3,12 @@ side for one question, and promote after a confirmation, against a model server 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from common import config as configs
 from deploy import rollout
 from serving.server import ModelServer
-from tests.helpers import ARTIFACTS, BROWSER_ARGS, CHROMIUM, free_port, running_app, write_config
+from tests.helpers import ARTIFACTS, BROWSER_ARGS, CHROMIUM, free_port, running_app, wait_for, write_config
 from tests.test_rollout import NAME, export, publish  # noqa: F401 - export is a fixture
 
 CANARY = {"keep": 2, "rollout": "canary", "stable_label": "stable", "canary_label": "canary", "previous_label": "previous"}
@@ -52,9 +51,6 @@ def test_browser_shows_stable_and_canary_side_by_side_and_promotes_after_confirm
             browser.close()
         assert [(row[0].strip(), row[1].strip()) for row in rows] == [("stable", "1"), ("canary", "2")], rows
         assert rollout.current_labels(serving) == {"stable": 2, "previous": 1}
-        deadline = time.monotonic() + 30
-        while server.manager.labels != {"stable": 2, "previous": 1}:
-            assert time.monotonic() < deadline, "the server did not apply the promoted labels"
-            time.sleep(0.1)
+        wait_for(lambda: server.manager.labels == {"stable": 2, "previous": 1}, "the server to apply the promoted labels")
     finally:
         server.stop(grace=1)

@@ -30,11 +30,10 @@ import signatures
 from reporting import server_load
 from serving import client as client_module
 from serving.client import ModelClient, Prediction, ServingClientError, floats, validate_questions
-from tests.helpers import free_port
+from tests.helpers import HANG, free_port
 
 MODEL = "prepost"
 VERSION = 7
-HANG = 60  # seconds a gated step waits at most: bounds a hang only; the tests release their gates themselves
 
 
 class Script:

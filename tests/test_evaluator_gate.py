@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -19,7 +18,7 @@ from common import config as configs
 from models.layout import list_versions, remove_incomplete_versions
 from reporting import summary
 from serving.server import ModelServer
-from tests.helpers import ROOT, SMALL_OVERRIDES, write_config
+from tests.helpers import ROOT, SMALL_OVERRIDES, wait_for, write_config
 
 
 def degraded_run_config(pipeline_run, tmp_path):
@@ -40,9 +39,7 @@ def run_pipeline(config_path, kill_when=None) -> int:
                                cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if kill_when is None:
         return process.wait(timeout=900)
-    deadline = time.monotonic() + 600
-    while not kill_when() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_for(lambda: kill_when() or process.poll() is not None, "the moment to kill the run", 600, interval=0.2)
     process.send_signal(signal.SIGKILL)
     return process.wait()
 

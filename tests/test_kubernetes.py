@@ -6,7 +6,6 @@ import fnmatch
 import os
 import signal
 import subprocess
-import time
 
 import kubernetes_validate
 import pytest
@@ -15,7 +14,7 @@ import yaml
 from common import config as configs
 from deploy import manifests
 from serving import metric_names
-from tests.helpers import ROOT
+from tests.helpers import ROOT, wait_for
 
 KUBERNETES_VERSION = "1.30.0"  # the oldest minor release GKE and EKS still offer as standard support
 
@@ -162,9 +161,8 @@ def test_the_sidecar_copies_every_period_and_once_more_on_sigterm(tmp_path):
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", **{e["name"]: e["value"] for e in sidecar["env"]},
            "EVERY": "1"}
     process = subprocess.Popen(sidecar["command"], env=env)
-    deadline = time.monotonic() + 30
-    while (not calls.exists() or len(calls.read_text().splitlines()) < 2) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: calls.exists() and len(calls.read_text().splitlines()) >= 2, "two periodic copies", 60,
+             interval=0.1, alive=process)
     before = len(calls.read_text().splitlines())
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0

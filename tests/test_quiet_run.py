@@ -7,14 +7,12 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
-import requests
 
 from common import config as configs
 from pipeline import run_log
-from tests.helpers import ROOT, free_port, write_config
+from tests.helpers import ROOT, answers, free_port, wait_for, write_config
 
 # Unchanged inputs: TFX reuses these executions. The Resolver resolves on every run, and what follows it sees a
 # baseline model the first run did not have, so those run again.
@@ -48,13 +46,14 @@ def test_run_sh_reruns_the_pipeline_in_a_screenful_then_serves_until_ctrl_c_stop
     try:
         wait_for(lambda: answers(f"http://127.0.0.1:{raw['app']['port']}/_stcore/health")
                  and answers(f"http://127.0.0.1:{raw['serving']['rest_port']}/v1/models/{raw['serving']['model_name']}"),
-                 process, output)
+                 lambda: "the server and the app; the job's last lines:\n" + "\n".join(output[-40:]), 900,
+                 interval=0.5, alive=process)
     finally:
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
         returncode = process.wait(timeout=120)
         reader.join(10)
-    assert returncode == 0, output[-30:]
-    assert any("stopping the model server and the app" in line for line in output[-10:]), output[-10:]
+    assert returncode == 0, "\n".join(output[-40:])
+    assert any("stopping the model server and the app" in line for line in output[-10:]), "\n".join(output[-40:])
     assert not answers(f"http://127.0.0.1:{raw['app']['port']}/_stcore/health")
     assert not answers(f"http://127.0.0.1:{raw['serving']['rest_port']}/v1/models/{raw['serving']['model_name']}")
     with pytest.raises(ProcessLookupError):
@@ -73,22 +72,6 @@ def test_run_sh_reruns_the_pipeline_in_a_screenful_then_serves_until_ctrl_c_stop
     log_path = log_line.removeprefix("pipeline: full log in ").split(" (")[0]
     log_text = open(log_path, encoding="utf-8").read()
     assert "Component Evaluator is finished." in log_text
-
-
-def answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).ok
-    except requests.ConnectionError:
-        return False
-
-
-def wait_for(ready, process: subprocess.Popen, output: list[str], timeout: float = 900) -> None:
-    """Until ``ready()``; a job that exits first, or a hang, fails with the job's last lines."""
-    deadline = time.monotonic() + timeout
-    while not ready():
-        assert process.poll() is None, output[-30:]
-        assert time.monotonic() < deadline, output[-30:]
-        time.sleep(0.5)
 
 
 def test_quiet_sends_child_process_output_to_the_log_and_keeps_the_terminal(tmp_path, capfd):

@@ -29,7 +29,7 @@ from serving import metric_names, model_config, warmup
 from serving.client import ModelClient, ServingClientError
 from serving.server import ModelServer
 from serving.versions import LoadRetries, ModelManager
-from tests.helpers import write_config
+from tests.helpers import wait_for, write_config
 
 NAME = "prepost"
 NO_RETRIES = LoadRetries(0, 0.0)
@@ -80,12 +80,6 @@ def client_of(server: ModelServer, **kw) -> ModelClient:
     return ModelClient("127.0.0.1", NAME, server.grpc_port, server.rest_port, **{"timeout": 10, "retries": 0, **kw})
 
 
-def wait_for(condition, timeout: float = 60, what: str = "the condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 # ---------------------------------------------------------------- warm-up

@@ -5,7 +5,6 @@ import http.client
 import json
 import re
 import threading
-import time
 
 import grpc
 import numpy as np
@@ -19,6 +18,7 @@ from models.pushed_models import LoadedModel
 from reporting import server_load
 from serving.client import ModelClient, ServingClientError
 from serving.server import ModelServer
+from tests.helpers import wait_for
 
 QUESTIONS = ["Does this blender come with a travel cup?", "my drill battery died after 3 weeks, any fix?",
              "Is the strap replaceable if I buy it?", "é 😀 日本語 mixed scripts", "mine squeaks and wobbles now"]
@@ -187,9 +187,7 @@ def test_a_full_batching_queue_answers_unavailable_and_503_then_recovers(pipelin
         workers[0].start()
         assert entered.wait(30)
         workers[1].start()
-        deadline = time.monotonic() + 30
-        while server.runner.queued_rows < 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: server.runner.queued_rows >= 1, "the second request to queue")
         with pytest.raises(ServingClientError) as info:
             client_for(server, retries=0).predict(["no room?"])
         assert info.value.kind == "unavailable" and "queue to which this task was submitted is full" in str(info.value)

@@ -7,7 +7,6 @@ observed and held; the end-to-end tests with the real model are in test_serving.
 
 import dataclasses
 import threading
-import time
 
 import grpc
 import numpy as np
@@ -18,16 +17,7 @@ from serving import batching
 from serving.batching import QUEUE_FULL, Batcher, Unbatched
 from serving.errors import ServingError
 from serving.versions import Signature
-
-HANG = 60  # seconds: bounds a hang only; every wait below ends on an event long before on a working batcher
-
-
-def wait_until(condition, what: str) -> None:
-    """Wait for the batcher's own state to change (each check is immediate; the deadline only bounds a hang)."""
-    deadline = time.monotonic() + HANG
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
+from tests.helpers import HANG, wait_for
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,7 +140,7 @@ def test_concurrent_callers_each_get_exactly_their_own_rows_including_split_requ
     model.hold.clear()  # the first batch waits on the "model" until every caller has queued
     for thread in threads:
         thread.start()
-    wait_until(lambda: model.entered.is_set() and batcher.queued_rows + model.held_rows == sum(sizes),
+    wait_for(lambda: model.entered.is_set() and batcher.queued_rows + model.held_rows == sum(sizes),
                "every caller to queue behind the held first batch")
     model.hold.set()
     for thread in threads:
@@ -193,7 +183,7 @@ def test_a_full_queue_answers_unavailable_at_once_and_the_queued_requests_still_
     assert model.entered.wait(HANG)  # the first request's batch is on the "model", held
     second = threading.Thread(target=lambda: results.setdefault("second", batcher.run(signature, {"question": questions(2, 2)})))
     second.start()
-    wait_until(lambda: batcher.queued_rows == 2, "the second request to fill the queue")
+    wait_for(lambda: batcher.queued_rows == 2, "the second request to fill the queue")
     with pytest.raises(ServingError) as info:
         batcher.run(signature, {"question": questions(3, 1)})  # answered while the model is still held
     assert info.value.code == grpc.StatusCode.UNAVAILABLE and str(info.value) == QUEUE_FULL
@@ -240,7 +230,7 @@ def test_one_callers_failing_rows_do_not_fail_the_others_in_its_batch(others):
     for thread in threads:
         thread.start()
     rows = sum(len(values) for _, values in others)
-    wait_until(lambda: batcher.queued_rows == rows, "the other callers to queue")
+    wait_for(lambda: batcher.queued_rows == rows, "the other callers to queue")
     model.hold.set()
     for thread in [holder, *threads]:
         thread.join(HANG)
@@ -336,11 +326,11 @@ def test_while_a_batch_runs_a_second_leader_waits_for_more_rows_until_the_batch_
     assert model.entered.wait(HANG)
     clock.now = 100.0
     threads = [call("b", [b"b"])]
-    wait_until(lambda: sleeping_for_more_rows(batcher), "the second leader to wait for more rows")
+    wait_for(lambda: sleeping_for_more_rows(batcher), "the second leader to wait for more rows")
     clock.now = 200.0
     threads.append(call("c", [b"c1", b"c2"]))
-    wait_until(lambda: batcher.queued_rows == 3, "c to queue")
-    wait_until(lambda: sleeping_for_more_rows(batcher), "the leader to take c's rows and wait again")
+    wait_for(lambda: batcher.queued_rows == 3, "c to queue")
+    wait_for(lambda: sleeping_for_more_rows(batcher), "the leader to take c's rows and wait again")
     clock.now = 300.0
     threads.append(call("d", [b"d"]))  # the fourth row fills the batch: it runs at once
     for thread in threads:
@@ -408,7 +398,7 @@ def test_rows_of_different_signatures_or_shapes_never_share_a_batch():
               ("m1b", first.signature(), {"question": questions(3, 1)})]
     for (name, signature, inputs), expected in zip(queued, [2, 3, 4, 6, 7], strict=True):
         threads.append(call(name, signature, inputs))
-        wait_until(lambda rows=expected: batcher.queued_rows == rows, f"{name} to queue")  # queued in this order
+        wait_for(lambda rows=expected: batcher.queued_rows == rows, f"{name} to queue")  # queued in this order
     gate.set()
     for thread in threads:
         thread.join(HANG)
@@ -439,7 +429,7 @@ def test_close_waits_for_a_running_batch_even_with_nothing_queued():
     closed = []
     closer = threading.Thread(target=lambda: closed.append(batcher.close(HANG)), daemon=True)
     closer.start()
-    wait_until(lambda: len(batcher._idle._waiters) == 1, "close to wait for the batch")  # CPython's Condition
+    wait_for(lambda: len(batcher._idle._waiters) == 1, "close to wait for the batch")  # CPython's Condition
     model.hold.set()
     closer.join(HANG / 2)  # woken when the batch ends, long before its own timeout
     assert closed == [True]
@@ -459,16 +449,16 @@ def test_no_more_than_num_batch_threads_batches_run_at_once():
         thread.start()
         return thread
     threads = [call(first, b"a1")]
-    wait_until(lambda: [b"a1"] in first.arrived, "a1 on the model")
+    wait_for(lambda: [b"a1"] in first.arrived, "a1 on the model")
     threads.append(call(second, b"a2"))
-    wait_until(lambda: [b"a2"] in second.arrived, "a2 on the model")
+    wait_for(lambda: [b"a2"] in second.arrived, "a2 on the model")
     threads.append(call(first, b"x"))
-    wait_until(lambda: batcher.queued_rows == 1, "x to queue")
+    wait_for(lambda: batcher.queued_rows == 1, "x to queue")
     threads.append(call(second, b"y"))
-    wait_until(lambda: batcher.queued_rows == 2, "y to queue")
+    wait_for(lambda: batcher.queued_rows == 2, "y to queue")
     assert batcher._running == 2  # both slots busy: x and y wait
     first.gates[b"a1"].set()
-    wait_until(lambda: [b"x"] in first.arrived, "x to take the freed slot")
+    wait_for(lambda: [b"x"] in first.arrived, "x to take the freed slot")
     assert batcher._running == 2 and batcher.queued_rows == 1  # y still waits for a slot
     for gate in [*first.gates.values(), *second.gates.values()]:
         gate.set()
@@ -506,13 +496,13 @@ def test_a_split_request_whose_chunks_run_in_other_leaders_batches_gets_every_ro
         thread.start()
         return thread
     threads = [call("split", split)]
-    wait_until(lambda: split[:4] in model.arrived, "the first chunk on the model")
+    wait_for(lambda: split[:4] in model.arrived, "the first chunk on the model")
     threads.append(call("y", [b"y"]))
-    wait_until(lambda: split[4:8] in model.arrived, "the second chunk on y's batch")
+    wait_for(lambda: split[4:8] in model.arrived, "the second chunk on y's batch")
     threads.append(call("w", [b"w"]))
-    wait_until(lambda: split[8:] in model.arrived, "the third chunk on w's batch")
+    wait_for(lambda: split[8:] in model.arrived, "the third chunk on w's batch")
     model.gates[b"g1"].set()  # the split request's leader runs y and w's rows, then waits for its own two chunks
-    wait_until(lambda: [b"y", b"w"] in model.arrived and batcher._running == 2, "the split request to wait")
+    wait_for(lambda: [b"y", b"w"] in model.arrived and batcher._running == 2, "the split request to wait")
     model.gates[b"g2"].set()
     threads[1].join(HANG)
     assert results["y"] == [b"Y"] and "split" not in results  # one of its chunks is still on the model

@@ -33,7 +33,7 @@ from models.layout import list_versions
 from models.pushed_models import LoadedModel
 from serving import client as client_module
 from serving.client import ModelClient, ServingClientError
-from tests.helpers import ROOT, SMALL_OVERRIDES, free_port, scrape, start_server, stop_server, write_config
+from tests.helpers import ROOT, SMALL_OVERRIDES, free_port, scrape, start_server, stop_server, wait_for, write_config
 
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # the documented request limit (gRPC's default message size)
 
@@ -59,11 +59,6 @@ def client_of(config: configs.Config, transport: str = "grpc", **kw) -> ModelCli
                        **{"timeout": 10, "retries": 0, **kw})
 
 
-def wait_for(condition, timeout: float = 120, what: str = "the condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def strings(values: list[str]) -> tensor_pb2.TensorProto:

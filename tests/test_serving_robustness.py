@@ -18,9 +18,7 @@ from common import config as configs
 from serving.client import ModelClient, ServingClientError
 from serving.errors import MAX_BATCH, MAX_REQUEST_BYTES
 from serving.metrics import QUEUE_ROWS
-from tests.helpers import ROOT, scrape, standalone_server_config, start_server, stop_server
-
-HANG = 120  # seconds: bounds a hang only; every wait here ends on evidence from the server or the clients
+from tests.helpers import HANG, ROOT, scrape, standalone_server_config, start_server, stop_server, wait_for
 
 
 def server_at(serving) -> SimpleNamespace:
@@ -85,12 +83,6 @@ def test_rest_oversized_body_gets_413(model_server):
     assert still_answers(model_server)
 
 
-def wait_for(condition, what: str, timeout: float = HANG) -> None:
-    """Wait for evidence (each check is immediate); the deadline only bounds a hang."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def test_server_killed_and_restarted_clients_and_app_recover(pipeline_run, tmp_path, monkeypatch):

@@ -22,10 +22,10 @@ import signatures
 from serving import model_config, versions, warmup
 from serving.errors import MAX_BATCH, ServingError
 from serving.versions import LoadRetries, ModelManager, ServedModel, Signature, VersionState, VersionStatus
+from tests.helpers import HANG
 
 NAME = "prepost"
 LENGTHS = "lengths"
-HANG = 60  # seconds: bounds a hang only
 
 
 class TinyModel(tf.Module):
