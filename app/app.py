@@ -356,7 +356,7 @@ def monitoring_tab(config: configs.Config, client: ModelClient) -> None:
     st.subheader("Request log")
     tally = (f"Logged {counts['logged']:.0f}, dropped {counts['dropped']:.0f} since the server started"
              if counts else "No logged/dropped counts from the server")
-    st.write(f"{tally}; {questions} questions in the newest log files.")
+    st.write(f"{tally}; {dashboard.counted(questions, 'question')} in the newest log files.")
     st.table(latest)  # plain HTML, so the newest questions can be read and copied
     check = dashboard.latest_check(config.monitoring.output_dir)
     if check is None:
@@ -364,9 +364,9 @@ def monitoring_tab(config: configs.Config, client: ModelClient) -> None:
         return
     st.subheader(f"Latest check ({check['checked_at']}, model version {check['model_version']})")
     if check["alert"]:
-        st.error(f"ALERT: skew or drift over a threshold in {check['rows']} logged questions")
+        st.error(f"ALERT: skew or drift over a threshold in {dashboard.counted(check['rows'], 'logged question')}")
     else:
-        st.success(f"OK: every distance under its threshold in {check['rows']} logged questions")
+        st.success(f"OK: every distance under its threshold in {dashboard.counted(check['rows'], 'logged question')}")
     shares = dashboard.distributions(config.monitoring.output_dir)
     if shares is not None:
         long = shares.melt(id_vars=["feature", "value"], value_vars=["training", "serving"], var_name="data",

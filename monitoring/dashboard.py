@@ -16,6 +16,11 @@ from monitoring import records
 from monitoring.outputs import DISTRIBUTIONS_FILE, read_history
 
 
+def counted(count: float, noun: str) -> str:
+    """``1 question``, ``3 questions``: the tab names counts that are often exactly one (a single test question)."""
+    return f"{count:.0f} {noun}" if round(count) == 1 else f"{count:.0f} {noun}s"
+
+
 def latest_check(folder: Path) -> dict | None:
     history = read_history(folder)
     return history[-1] if history else None

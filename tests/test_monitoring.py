@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from common import config as configs
-from monitoring import job, outputs, records, simulate, skew_drift
+from monitoring import dashboard, job, outputs, records, simulate, skew_drift
 from serving import request_log
 from serving.request_log import RequestLogger
 from tests.helpers import write_config
@@ -158,3 +158,8 @@ def test_fail_on_alert_exits_1_for_a_scheduler_and_0_without_it(tmp_path, monkey
         except SystemExit as exit_:
             returned = exit_.code
         assert returned == code, (alert, flags)
+
+
+def test_the_tab_counts_in_words_one_question_and_many():
+    assert [dashboard.counted(n, "logged question") for n in (0, 1, 2, 1.0)] == [
+        "0 logged questions", "1 logged question", "2 logged questions", "1 logged question"]
