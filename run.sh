@@ -73,25 +73,11 @@ ensure_chromium() {
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 }
 
-# After the pipeline: the model server and the app in the background until Ctrl-C.
-serve_and_app() {
-  local pids=()
-  trap 'say "stopping the model server and the app"; kill "${pids[@]}" 2>/dev/null || true; wait || true; exit 0' INT TERM
-  "$PY" -m pipeline.cli serve & pids+=($!)
-  "$PY" -m pipeline.cli app & pids+=($!)
-  say "model server and app starting (URLs below); press Ctrl-C to stop both"
-  wait -n "${pids[@]}" || true
-  say "a background service exited; stopping the other"
-  kill "${pids[@]}" 2>/dev/null || true
-  wait
-  return 1
-}
-
 case "${1:-main}" in
   main)
     ensure_env "${RUNTIME_LOCKS[@]}"
     "$PY" -m pipeline.cli pipeline
-    serve_and_app
+    exec scripts/serve_and_app.sh "$PY"
     ;;
   test)
     shift

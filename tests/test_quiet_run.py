@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -72,6 +73,62 @@ def test_run_sh_reruns_the_pipeline_in_a_screenful_then_serves_until_ctrl_c_stop
     log_path = log_line.removeprefix("pipeline: full log in ").split(" (")[0]
     log_text = open(log_path, encoding="utf-8").read()
     assert "Component Evaluator is finished." in log_text
+
+
+# A stand-in for the venv's python as scripts/serve_and_app.sh calls it (-m pipeline.cli serve|app): each service
+# writes its pid, stops with 0 on SIGINT or SIGTERM as the real ones do, and the one named in FAIL exits with 3.
+FAKE_PYTHON = """#!/usr/bin/env python3
+import os, pathlib, signal, sys, time
+service = sys.argv[3]
+pathlib.Path(os.environ["PIDS"], service).write_text(str(os.getpid()))
+if service == os.environ.get("FAIL"):
+    time.sleep(0.5)
+    sys.exit(3)
+for sig in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(sig, lambda *_: sys.exit(0))
+print(service, "up", flush=True)
+while True:
+    time.sleep(0.1)
+"""
+
+
+def serve_and_app(tmp_path, fail: str = "") -> tuple[subprocess.Popen, Path]:
+    """scripts/serve_and_app.sh with the stand-in services, in a process group of its own like a terminal's job."""
+    fake = tmp_path / "python"
+    fake.write_text(FAKE_PYTHON)
+    fake.chmod(0o755)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    process = subprocess.Popen([str(ROOT / "scripts" / "serve_and_app.sh"), str(fake)], env={
+        **os.environ, "PIDS": str(pids), "FAIL": fail}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
+    return process, pids
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c", "one service stopped"])
+def test_a_stop_ends_both_services_with_0_whichever_sees_it_first(tmp_path, stop):
+    """Ctrl-C reaches the job and both services at once; the job may see its own signal only after a service
+    has stopped on it, which the second case makes certain: a service stopped on its own (here by SIGTERM)."""
+    process, pids = serve_and_app(tmp_path)
+    wait_for(lambda: len(list(pids.iterdir())) == 2, "both services to start", alive=process)
+    if stop == "ctrl-c":
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        os.kill(int((pids / "serve").read_text()), signal.SIGTERM)
+    output = process.communicate(timeout=60)[0]
+    assert process.returncode == 0, output
+    assert "stopping the model server and the app" in output
+    with pytest.raises(ProcessLookupError):
+        os.killpg(process.pid, 0)
+
+
+def test_a_failed_service_stops_the_other_and_the_job_fails(tmp_path):
+    process, pids = serve_and_app(tmp_path, fail="serve")
+    output = process.communicate(timeout=60)[0]
+    assert process.returncode == 1, output
+    assert "a background service exited with 3; stopping the other" in output
+    with pytest.raises(ProcessLookupError):
+        os.kill(int((pids / "app").read_text()), 0)  # the app was stopped, not left running
 
 
 def test_quiet_sends_child_process_output_to_the_log_and_keeps_the_terminal(tmp_path, capfd):
