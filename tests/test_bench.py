@@ -15,10 +15,7 @@ def test_bench_suite_writes_report_and_plots(tmp_path):
     # 2,000 pretrained words, as the suite's own pipeline run: encoding all of them costs about 2 CPU minutes.
     env = {**os.environ, "PPQ_EVALUATOR__MIN_AUC": "0", "PPQ_EVALUATOR__MIN_BINARY_ACCURACY": "0",
            "PPQ_MODEL__PRETRAINED_WORDS": "2000"}
-    # Beam's multi-processing mode here (the one pipeline of the suite that runs it): the session pipeline runs the
-    # default, in memory.
-    command = [sys.executable, "-m", "bench.run_bench", "--sizes", "300", "--beam-mode", "multi_processing",
-               "--seed-epochs", "1", "--pipeline-epochs", "1",
+    command = [sys.executable, "-m", "bench.run_bench", "--sizes", "300", "--seed-epochs", "1", "--pipeline-epochs", "1",
                "--score-rows", "3000", "--serving-seconds", "0.2", "--serving-clients", "1", "2",
                "--out", str(tmp_path / "report"), "--work", str(tmp_path / "work")]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
@@ -27,7 +24,7 @@ def test_bench_suite_writes_report_and_plots(tmp_path):
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     [size] = report["sizes"]
     run, seed = size["pipeline"], size["seed_style"]
-    assert size["rows"] == 300 and run["beam_mode"] == "multi_processing"
+    assert size["rows"] == 300 and run["beam_mode"] == "in_memory"
     # Each figure against the others it is made from: a timing taken from the wrong clock or the wrong step shows.
     assert {"CsvExampleGen", "Transform", "Trainer", "Evaluator", "BatchScoring"} <= set(run["components"])
     assert min(run["components"].values()) >= 0 and run["components"]["Trainer"] > 0
