@@ -141,7 +141,7 @@ def test_concurrent_callers_each_get_exactly_their_own_rows_including_split_requ
     for thread in threads:
         thread.start()
     wait_for(lambda: model.entered.is_set() and batcher.queued_rows + model.held_rows == sum(sizes),
-               "every caller to queue behind the held first batch")
+             "every caller to queue behind the held first batch")
     model.hold.set()
     for thread in threads:
         thread.join(HANG)
