@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +20,8 @@ from common.ports import free_port
 from reporting import server_load
 
 __all__ = ["ROOT", "SMALL_OVERRIDES", "free_port", "server_config", "standalone_server_config", "start_server",
-           "stop_server", "run_tfx_cli", "running_app", "scrape", "wait_for", "answers", "write_config", "HANG"]
+           "stop_server", "run_tfx_cli", "running_app", "scrape", "wait_for", "answers", "recording_sleep", "write_config",
+           "HANG"]
 
 HANG = 120  # seconds: bounds a hang only; every wait in the suite ends on evidence long before on a working system
 
@@ -126,3 +128,18 @@ def answers(url: str) -> bool:
         return requests.get(url, timeout=2).ok
     except requests.ConnectionError:
         return False
+
+
+def recording_sleep(slept: list[float]) -> Callable[[float], None]:
+    """``time.sleep`` that also records the calling thread's waits into ``slept``.
+
+    Patching ``time.sleep`` reaches the whole process, where other threads (a model server started by another test
+    in the same worker) sleep too: only this thread's waits are the client's retries.
+    """
+    real_sleep, caller = time.sleep, threading.current_thread()
+
+    def sleep(seconds: float) -> None:
+        if threading.current_thread() is caller:
+            slept.append(seconds)
+        real_sleep(seconds)
+    return sleep

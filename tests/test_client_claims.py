@@ -30,7 +30,7 @@ import signatures
 from reporting import server_load
 from serving import client as client_module
 from serving.client import ModelClient, Prediction, ServingClientError, floats, validate_questions
-from tests.helpers import HANG, free_port
+from tests.helpers import HANG, free_port, recording_sleep
 
 MODEL = "prepost"
 VERSION = 7
@@ -194,8 +194,8 @@ def test_unavailable_is_retried_with_exponential_backoff_until_it_answers(grpc_s
 
 def test_backoff_doubles_from_the_given_base(grpc_server, monkeypatch):
     """The waits themselves (recorded, then slept), so the factor is checked exactly, not as a lower bound."""
-    slept, real_sleep = [], time.sleep
-    monkeypatch.setattr(client_module.time, "sleep", lambda s: (slept.append(s), real_sleep(s)))
+    slept = []
+    monkeypatch.setattr(client_module.time, "sleep", recording_sleep(slept))
     _, port = grpc_server(grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNAVAILABLE, "ok")
     with grpc_client(port, retries=3, backoff=0.05) as client:
         client.predict(["is it red?"])

@@ -33,7 +33,17 @@ from models.layout import list_versions
 from models.pushed_models import LoadedModel
 from serving import client as client_module
 from serving.client import ModelClient, ServingClientError
-from tests.helpers import ROOT, SMALL_OVERRIDES, free_port, scrape, start_server, stop_server, wait_for, write_config
+from tests.helpers import (
+    ROOT,
+    SMALL_OVERRIDES,
+    free_port,
+    recording_sleep,
+    scrape,
+    start_server,
+    stop_server,
+    wait_for,
+    write_config,
+)
 
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # the documented request limit (gRPC's default message size)
 
@@ -110,8 +120,7 @@ def test_client_retries_until_a_late_server_answers_then_sigterm_drains_large_re
                 "max_batch_size": 8, "max_enqueued_batches": 4000}
     config = own_config(tmp_path, pipeline_run["config"].serving.model_dir, batching=batching)
     slept = []
-    real_sleep = time.sleep
-    monkeypatch.setattr(client_module.time, "sleep", lambda s: (slept.append(s), real_sleep(s)))
+    monkeypatch.setattr(client_module.time, "sleep", recording_sleep(slept))
     process = spawn(config)  # the client asks at once; the server needs seconds to load TensorFlow and the model
     try:
         with client_of(config, retries=12, backoff=0.1) as client:
