@@ -3,7 +3,7 @@
 #   scripts/serve_and_app.sh PYTHON
 # Exit 0 when stopped (Ctrl-C, SIGTERM), 1 when a service fails; either way the other is stopped too.
 set -euo pipefail
-PY="$1"
+PY="${1:?usage: scripts/serve_and_app.sh PYTHON}"
 say() { printf '[run.sh] %s\n' "$*" >&2; }
 
 pids=()
