@@ -11,6 +11,7 @@ import logging
 import shutil
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import grpc
 import numpy as np
@@ -91,7 +92,8 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch) -> Clock:
     fake = Clock()
-    monkeypatch.setattr(versions.time, "monotonic", fake)
+    # The versions module's own clock: patching time.monotonic itself would stop it for every thread of the worker.
+    monkeypatch.setattr(versions, "time", SimpleNamespace(monotonic=fake))
     return fake
 
 
