@@ -95,7 +95,6 @@ def test_batch_scoring_writes_csv_shards_that_the_report_reads(pipeline_run):
     pd.testing.assert_frame_equal(frame.reset_index(drop=True), exported)
 
 
-
 def test_batch_scoring_gives_the_same_predictions_on_beams_multi_processing_runner(pipeline_run, tmp_path):
     """BatchScoring's DoFns and model handler, pickled to worker processes by the DirectRunner's multi-processing
     mode (docs/containers-and-beam.md's "all cores" args), score the test split as the pipeline's in-memory run did.
@@ -118,6 +117,7 @@ def test_batch_scoring_gives_the_same_predictions_on_beams_multi_processing_runn
     expected = batch_scoring.read_predictions(outputs.predictions_uri).sort_values(by_question).reset_index(drop=True)
     assert len(files) >= 1 and len(scored) == pipeline_run["manifest"]["splits"]["test"]["rows"]
     pd.testing.assert_frame_equal(scored, expected, check_exact=False, atol=1e-5)
+
 
 def test_same_text_gives_same_token_ids_in_training_and_serving(pipeline_run):
     """No training/serving skew: ids the trainer saw == ids the exported model computes."""

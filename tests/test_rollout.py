@@ -80,8 +80,6 @@ def client_of(server: ModelServer, **kw) -> ModelClient:
     return ModelClient("127.0.0.1", NAME, server.grpc_port, server.rest_port, **{"timeout": 10, "retries": 0, **kw})
 
 
-
-
 # ---------------------------------------------------------------- warm-up
 
 def test_warmup_records_are_replayed_during_the_load_before_any_request(tmp_path, export):

@@ -69,8 +69,6 @@ def client_of(config: configs.Config, transport: str = "grpc", **kw) -> ModelCli
                        **{"timeout": 10, "retries": 0, **kw})
 
 
-
-
 def strings(values: list[str]) -> tensor_pb2.TensorProto:
     shape = tensor_shape_pb2.TensorShapeProto(dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=len(values))])
     return tensor_pb2.TensorProto(dtype=types_pb2.DT_STRING, tensor_shape=shape,

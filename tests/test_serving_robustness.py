@@ -83,8 +83,6 @@ def test_rest_oversized_body_gets_413(model_server):
     assert still_answers(model_server)
 
 
-
-
 def test_server_killed_and_restarted_clients_and_app_recover(pipeline_run, tmp_path, monkeypatch):
     """kill -9 the server under a client loop and the app: both say 'unavailable', then recover by themselves."""
     from streamlit.testing.v1 import AppTest

@@ -95,7 +95,7 @@ def test_model_learns_a_label_carried_only_by_the_word_bag():
 
 
 def test_tracing_the_train_step_leaves_keras_own_code_alone():
-    """AutoGraph must not transpile tf_keras's layers when fit traces the train step (it did: 18 of a 20 s Trainer)."""
+    """AutoGraph must not transpile tf_keras's layers when fit traces the train step (it did: 18.3 s against 1.5 s)."""
     from tensorflow.python.autograph.impl import conversion
     layer = tf.keras.layers.Dense(1)
     assert type(layer).__module__.startswith("tf_keras.")  # the legacy Keras the project trains with
